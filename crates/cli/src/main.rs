@@ -1,0 +1,250 @@
+//! `affinity`: Affinity's engine on the command line, for benchmarks and big files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use affinity_engine::als::{self, AlsParams};
+use affinity_engine::metrics::{self, ColdStartStrategy};
+use affinity_engine::parse::{self, ParseError};
+use affinity_engine::split::{self, SplitError};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "affinity", version, about = "ALS recommendations with Spark MLlib's semantics")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit on training ratings and report test RMSE and MAE.
+    Eval(EvalArgs),
+    /// Fit on a ratings file and print a user's top-N unrated items.
+    Recommend(RecommendArgs),
+}
+
+/// ALS hyperparameters; defaults are Spark's.
+#[derive(Args)]
+struct AlsArgs {
+    /// Number of latent factors.
+    #[arg(long, default_value_t = 10)]
+    rank: usize,
+    /// Number of ALS iterations.
+    #[arg(long, default_value_t = 10)]
+    max_iter: usize,
+    /// Regularisation, scaled by each user's and item's number of ratings.
+    #[arg(long, default_value_t = 0.1)]
+    reg_param: f64,
+    /// Seed of the initialisation (and of the split).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl AlsArgs {
+    fn params(&self) -> AlsParams {
+        AlsParams {
+            rank: self.rank,
+            max_iter: self.max_iter,
+            reg_param: self.reg_param,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Training ratings (with --test).
+    #[arg(long, requires = "test", conflicts_with = "ratings")]
+    train: Option<PathBuf>,
+    /// Test ratings (with --train).
+    #[arg(long, requires = "train")]
+    test: Option<PathBuf>,
+    /// One ratings file, split at random into training and test parts.
+    #[arg(long, required_unless_present = "train")]
+    ratings: Option<PathBuf>,
+    /// Fraction of --ratings used for training.
+    #[arg(long, default_value_t = 0.8)]
+    split: f64,
+    /// What to do with test ratings of unseen users or items: drop or nan.
+    #[arg(long, default_value = "drop")]
+    cold_start: ColdStartStrategy,
+    #[command(flatten)]
+    als: AlsArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct RecommendArgs {
+    /// Ratings to train on.
+    #[arg(long)]
+    ratings: PathBuf,
+    /// The user's id as written in the file.
+    #[arg(long)]
+    user: String,
+    /// How many items.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    #[command(flatten)]
+    als: AlsArgs,
+    /// Print a JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Everything that can go wrong, each with the file or value at fault.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: ParseError },
+    #[error(transparent)]
+    Params(#[from] als::ParamError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error("user {0:?} has no ratings in the training data")]
+    UnknownUser(String),
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    rmse: f64,
+    mae: f64,
+    fit_seconds: f64,
+    n_train: usize,
+    n_test: usize,
+    n_dropped: usize,
+    n_users: usize,
+    n_items: usize,
+    rank: usize,
+    max_iter: usize,
+    reg_param: f64,
+    seed: u64,
+    cold_start: ColdStartStrategy,
+}
+
+#[derive(Serialize)]
+struct Recommendation {
+    item: String,
+    score: f32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval(&args),
+        Command::Recommend(args) => recommend(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("affinity: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn parse_file(
+    path: &Path,
+    maps: Option<&affinity_engine::Ratings>,
+) -> Result<affinity_engine::Ratings, CliError> {
+    let text = read(path)?;
+    let parsed = match maps {
+        None => parse::parse_ratings(&text),
+        Some(r) => parse::parse_ratings_with_maps(&text, r.users().clone(), r.items().clone()),
+    };
+    parsed.map_err(|source| CliError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn eval(args: &EvalArgs) -> Result<(), CliError> {
+    let params = args.als.params().check()?;
+    let (train, test) = match (&args.train, &args.test, &args.ratings) {
+        (Some(train), Some(test), _) => {
+            let train = parse_file(train, None)?;
+            let test = parse_file(test, Some(&train))?;
+            (train, test)
+        }
+        (_, _, Some(ratings)) => {
+            let all = parse_file(ratings, None)?;
+            split::random_split(&all, args.split, args.als.seed)?
+        }
+        _ => unreachable!("clap requires --train/--test or --ratings"),
+    };
+    let started = Instant::now();
+    let model = als::fit(&train, &params);
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let eval = metrics::evaluate(&model, &test, args.cold_start);
+    let summary = train.summary();
+    let report = EvalReport {
+        rmse: eval.rmse,
+        mae: eval.mae,
+        fit_seconds,
+        n_train: train.len(),
+        n_test: test.len(),
+        n_dropped: eval.n_dropped,
+        n_users: summary.n_users,
+        n_items: summary.n_items,
+        rank: params.rank,
+        max_iter: params.max_iter,
+        reg_param: params.reg_param,
+        seed: params.seed,
+        cold_start: args.cold_start,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report).expect("serialisable"));
+    } else {
+        println!(
+            "RMSE {:.4}  MAE {:.4}  ({} train, {} test, {} dropped; fit {:.2} s)",
+            report.rmse, report.mae, report.n_train, report.n_test, report.n_dropped, fit_seconds
+        );
+    }
+    Ok(())
+}
+
+fn recommend(args: &RecommendArgs) -> Result<(), CliError> {
+    let params = args.als.params().check()?;
+    let ratings = parse_file(&args.ratings, None)?;
+    let user = ratings
+        .users()
+        .get(&args.user)
+        .ok_or_else(|| CliError::UnknownUser(args.user.clone()))?;
+    let model = als::fit(&ratings, &params);
+    let rated = ratings.items_of_user(user);
+    let top = model
+        .recommend(user, args.top, |i| rated.contains(&i))
+        .ok_or_else(|| CliError::UnknownUser(args.user.clone()))?;
+    let recs: Vec<Recommendation> = top
+        .into_iter()
+        .map(|(item, score)| Recommendation {
+            item: ratings.items().id(item).to_owned(),
+            score,
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string(&recs).expect("serialisable"));
+    } else {
+        for (k, r) in recs.iter().enumerate() {
+            println!("{:>3}. {}  {:.4}", k + 1, r.item, r.score);
+        }
+    }
+    Ok(())
+}

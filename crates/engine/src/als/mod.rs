@@ -1,0 +1,16 @@
+//! Alternating Least Squares matrix factorisation with Apache Spark MLlib's semantics.
+//!
+//! Hyperparameters ([`AlsParams`]) are checked once into [`ValidAlsParams`]; [`fit`] turns
+//! ratings into an [`AlsModel`], which predicts and recommends.
+
+mod fit;
+mod model;
+mod params;
+mod rows;
+mod solve;
+
+pub use fit::{fit, fit_with_progress, Cancelled, IterationReport};
+pub use model::AlsModel;
+pub use params::{AlsParams, ParamError, ValidAlsParams};
+pub use rows::RatingRows;
+pub use solve::solve_side;

@@ -1,0 +1,105 @@
+//! Mapping between the ids found in a file (any string) and dense indices.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A bijection between external ids and the dense indices `0..len()` the engine works with.
+///
+/// Indices are handed out in order of first appearance, so a map extended with new ids keeps
+/// every index it already gave.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
+pub struct IdMap {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl IdMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index of `id`, adding it when it is new.
+    pub fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&idx) = self.index.get(id) {
+            return idx;
+        }
+        let idx = u32::try_from(self.ids.len()).expect("more than u32::MAX distinct ids");
+        self.ids.push(id.to_owned());
+        self.index.insert(id.to_owned(), idx);
+        idx
+    }
+
+    /// The index of `id`, if it is known.
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The external id behind `idx`.
+    ///
+    /// # Panics
+    /// When `idx` was not handed out by this map.
+    pub fn id(&self, idx: u32) -> &str {
+        &self.ids[idx as usize]
+    }
+
+    /// How many ids the map holds.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the map holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The ids in index order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
+impl From<Vec<String>> for IdMap {
+    fn from(ids: Vec<String>) -> Self {
+        let mut map = IdMap::new();
+        for id in &ids {
+            map.intern(id);
+        }
+        map
+    }
+}
+
+impl From<IdMap> for Vec<String> {
+    fn from(map: IdMap) -> Self {
+        map.ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_follow_first_appearance_and_round_trip() {
+        let mut map = IdMap::new();
+        assert_eq!(map.intern("42"), 0);
+        assert_eq!(map.intern("ann"), 1);
+        assert_eq!(map.intern("42"), 0);
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.id(1), "ann");
+        assert_eq!(map.get("ann"), Some(1));
+        assert_eq!(map.get("bob"), None);
+    }
+
+    #[test]
+    fn serialises_as_the_id_list() {
+        let mut map = IdMap::new();
+        map.intern("x");
+        map.intern("y");
+        let ids: Vec<String> = map.clone().into();
+        let back = IdMap::from(ids);
+        assert_eq!(back.get("y"), Some(1));
+    }
+}

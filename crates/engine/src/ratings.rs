@@ -1,0 +1,193 @@
+//! A ratings table in columnar form, with its id maps.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::IdMap;
+
+/// Ratings as three parallel columns of dense indices and values, plus the id maps that
+/// translate indices back to the ids of the file they came from.
+///
+/// Two tables cut from one (a train/test split, or a test file read against a training
+/// file's maps) share index meanings, so a model fitted on one can score the other.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Ratings {
+    users: IdMap,
+    items: IdMap,
+    user_idx: Vec<u32>,
+    item_idx: Vec<u32>,
+    values: Vec<f32>,
+}
+
+/// One rating, by index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rating {
+    /// Dense user index.
+    pub user: u32,
+    /// Dense item index.
+    pub item: u32,
+    /// The rating value.
+    pub value: f32,
+}
+
+impl Ratings {
+    /// An empty table whose ids are resolved against `users` and `items` (extended as needed).
+    pub fn with_maps(users: IdMap, items: IdMap) -> Self {
+        Self {
+            users,
+            items,
+            ..Self::default()
+        }
+    }
+
+    /// Appends a rating given by external ids.
+    pub fn push(&mut self, user: &str, item: &str, value: f32) {
+        let u = self.users.intern(user);
+        let i = self.items.intern(item);
+        self.push_indexed(u, i, value);
+    }
+
+    /// Appends a rating given by indices already in the maps.
+    pub fn push_indexed(&mut self, user: u32, item: u32, value: f32) {
+        debug_assert!((user as usize) < self.users.len() && (item as usize) < self.items.len());
+        self.user_idx.push(user);
+        self.item_idx.push(item);
+        self.values.push(value);
+    }
+
+    /// A table with the same maps holding the ratings at `rows`.
+    pub fn select(&self, rows: impl IntoIterator<Item = usize>) -> Ratings {
+        let mut out = Ratings::with_maps(self.users.clone(), self.items.clone());
+        for r in rows {
+            out.push_indexed(self.user_idx[r], self.item_idx[r], self.values[r]);
+        }
+        out
+    }
+
+    /// Number of ratings.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there is no rating.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The user id map (may hold users without ratings in this table).
+    pub fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// The item id map (may hold items without ratings in this table).
+    pub fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// Size of the user index space.
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Size of the item index space.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The user index column.
+    pub fn user_indices(&self) -> &[u32] {
+        &self.user_idx
+    }
+
+    /// The item index column.
+    pub fn item_indices(&self) -> &[u32] {
+        &self.item_idx
+    }
+
+    /// The rating column.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// The ratings one by one.
+    pub fn iter(&self) -> impl Iterator<Item = Rating> + '_ {
+        (0..self.len()).map(|r| Rating {
+            user: self.user_idx[r],
+            item: self.item_idx[r],
+            value: self.values[r],
+        })
+    }
+
+    /// The items `user` rated in this table, in file order.
+    pub fn items_of_user(&self, user: u32) -> Vec<u32> {
+        self.iter()
+            .filter(|r| r.user == user)
+            .map(|r| r.item)
+            .collect()
+    }
+
+    /// A summary a person can read: counts, density and the rating scale.
+    pub fn summary(&self) -> Summary {
+        let mut seen_users = vec![false; self.n_users()];
+        let mut seen_items = vec![false; self.n_items()];
+        let (mut min, mut max, mut sum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f64);
+        for r in self.iter() {
+            seen_users[r.user as usize] = true;
+            seen_items[r.item as usize] = true;
+            min = min.min(r.value);
+            max = max.max(r.value);
+            sum += f64::from(r.value);
+        }
+        let n_users = seen_users.iter().filter(|&&s| s).count();
+        let n_items = seen_items.iter().filter(|&&s| s).count();
+        let cells = (n_users as f64) * (n_items as f64);
+        Summary {
+            n_ratings: self.len(),
+            n_users,
+            n_items,
+            density: if cells > 0.0 { self.len() as f64 / cells } else { 0.0 },
+            min_rating: if self.is_empty() { 0.0 } else { min },
+            max_rating: if self.is_empty() { 0.0 } else { max },
+            mean_rating: if self.is_empty() { 0.0 } else { sum / self.len() as f64 },
+        }
+    }
+}
+
+/// What a ratings table holds, in numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of ratings.
+    pub n_ratings: usize,
+    /// Users with at least one rating.
+    pub n_users: usize,
+    /// Items with at least one rating.
+    pub n_items: usize,
+    /// Ratings over users × items.
+    pub density: f64,
+    /// Smallest rating.
+    pub min_rating: f32,
+    /// Largest rating.
+    pub max_rating: f32,
+    /// Mean rating.
+    pub mean_rating: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_only_users_and_items_with_ratings() {
+        let mut all = Ratings::default();
+        all.push("a", "x", 1.0);
+        all.push("b", "y", 5.0);
+        all.push("a", "y", 3.0);
+        let part = all.select([0, 2]);
+        let s = part.summary();
+        assert_eq!((s.n_ratings, s.n_users, s.n_items), (2, 1, 2));
+        assert_eq!((s.min_rating, s.max_rating), (1.0, 3.0));
+        assert!((s.mean_rating - 2.0).abs() < 1e-12);
+        assert!((s.density - 1.0).abs() < 1e-12);
+        assert_eq!(part.n_users(), 2, "maps are shared with the parent table");
+        assert_eq!(all.items_of_user(0), vec![0, 1]);
+    }
+}
