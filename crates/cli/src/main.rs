@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "affinity", version, about = "ALS recommendations with Spark MLlib's semantics")]
+#[command(
+    name = "affinity",
+    version,
+    about = "ALS recommendations with Spark MLlib's semantics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -6,7 +6,10 @@ use std::process::Command;
 use serde_json::Value;
 
 fn affinity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_affinity")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),
@@ -37,17 +40,39 @@ fn eval_with_a_split_prints_the_contracted_json() {
     let path = dir.path().join("r.csv");
     std::fs::write(&path, planted_csv()).unwrap();
     let (ok, out, err) = affinity(&[
-        "eval", "--ratings", path.to_str().unwrap(), "--split", "0.8", "--seed", "42", "--rank", "4",
-        "--reg-param", "0.01", "--max-iter", "15", "--json",
+        "eval",
+        "--ratings",
+        path.to_str().unwrap(),
+        "--split",
+        "0.8",
+        "--seed",
+        "42",
+        "--rank",
+        "4",
+        "--reg-param",
+        "0.01",
+        "--max-iter",
+        "15",
+        "--json",
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    for key in ["rmse", "mae", "fit_seconds", "n_train", "n_test", "n_dropped"] {
+    for key in [
+        "rmse",
+        "mae",
+        "fit_seconds",
+        "n_train",
+        "n_test",
+        "n_dropped",
+    ] {
         assert!(v.get(key).is_some(), "missing {key} in {out}");
     }
     let n = v["n_train"].as_u64().unwrap() + v["n_test"].as_u64().unwrap();
     assert_eq!(n, 800, "a third of 60 × 40 cells");
-    assert!(v["rmse"].as_f64().unwrap() < 0.1, "planted data should be fitted closely: {out}");
+    assert!(
+        v["rmse"].as_f64().unwrap() < 0.1,
+        "planted data should be fitted closely: {out}"
+    );
 }
 
 #[test]
@@ -58,7 +83,12 @@ fn eval_with_train_and_test_files_counts_cold_ratings_as_dropped() {
     std::fs::write(&train, "1\t1\t5\n1\t2\t3\n2\t1\t4\n2\t2\t2\n").unwrap();
     std::fs::write(&test, "1\t1\t5\n3\t1\t4\n1\t9\t1\n").unwrap();
     let (ok, out, err) = affinity(&[
-        "eval", "--train", train.to_str().unwrap(), "--test", test.to_str().unwrap(), "--json",
+        "eval",
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--json",
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -72,7 +102,14 @@ fn recommend_lists_unrated_items_best_first() {
     let path = dir.path().join("r.csv");
     std::fs::write(&path, planted_csv()).unwrap();
     let (ok, out, err) = affinity(&[
-        "recommend", "--ratings", path.to_str().unwrap(), "--user", "user0", "--top", "10", "--json",
+        "recommend",
+        "--ratings",
+        path.to_str().unwrap(),
+        "--user",
+        "user0",
+        "--top",
+        "10",
+        "--json",
     ]);
     assert!(ok, "{err}");
     let recs: Vec<Value> = serde_json::from_str(&out).unwrap();
@@ -86,7 +123,10 @@ fn recommend_lists_unrated_items_best_first() {
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     for r in &recs {
         let item = r["item"].as_str().unwrap();
-        assert!(!rated.iter().any(|x| x == item), "{item} was rated by user0");
+        assert!(
+            !rated.iter().any(|x| x == item),
+            "{item} was rated by user0"
+        );
     }
 }
 
@@ -98,7 +138,13 @@ fn bad_input_is_an_error_message_not_a_panic() {
     let (ok, _, err) = affinity(&["eval", "--ratings", path.to_str().unwrap(), "--json"]);
     assert!(!ok);
     assert!(err.contains("line 3") && err.contains("abc"), "{err}");
-    let (ok, _, err) = affinity(&["recommend", "--ratings", path.to_str().unwrap(), "--user", "x"]);
+    let (ok, _, err) = affinity(&[
+        "recommend",
+        "--ratings",
+        path.to_str().unwrap(),
+        "--user",
+        "x",
+    ]);
     assert!(!ok && err.contains("line 3"), "{err}");
     let (ok, _, err) = affinity(&["eval", "--ratings", "/no/such/file", "--rank", "0"]);
     assert!(!ok && err.contains("rank"), "{err}");

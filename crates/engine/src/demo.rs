@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
+use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand::distr::weighted::WeightedIndex;
 use rand_distr::{Distribution, Normal};
 
 use crate::catalog::{Catalog, ItemInfo};
@@ -48,8 +48,18 @@ impl Default for DemoSpec {
 }
 
 const GENRES: [&str; 12] = [
-    "Drama", "Comedy", "Action", "Sci-Fi", "Romance", "Thriller", "Documentary", "Animation",
-    "Horror", "Fantasy", "Mystery", "Adventure",
+    "Drama",
+    "Comedy",
+    "Action",
+    "Sci-Fi",
+    "Romance",
+    "Thriller",
+    "Documentary",
+    "Animation",
+    "Horror",
+    "Fantasy",
+    "Mystery",
+    "Adventure",
 ];
 const ADJECTIVES: [&str; 24] = [
     "Silent", "Crimson", "Last", "Hidden", "Golden", "Broken", "Midnight", "Endless", "Wild",
@@ -57,10 +67,38 @@ const ADJECTIVES: [&str; 24] = [
     "Savage", "Secret", "Paper", "Iron", "Northern", "Little",
 ];
 const NOUNS: [&str; 32] = [
-    "Harbor", "Garden", "Signal", "Empire", "River", "Stranger", "Orchard", "Frontier", "Mirror",
-    "Lantern", "Kingdom", "Station", "Summer", "Winter", "Letters", "Machine", "Island", "Forest",
-    "Engine", "Crown", "Voyage", "Shadow", "Comet", "Republic", "Tide", "Circus", "Archive",
-    "Compass", "Lighthouse", "Monsoon", "Carnival", "Horizon",
+    "Harbor",
+    "Garden",
+    "Signal",
+    "Empire",
+    "River",
+    "Stranger",
+    "Orchard",
+    "Frontier",
+    "Mirror",
+    "Lantern",
+    "Kingdom",
+    "Station",
+    "Summer",
+    "Winter",
+    "Letters",
+    "Machine",
+    "Island",
+    "Forest",
+    "Engine",
+    "Crown",
+    "Voyage",
+    "Shadow",
+    "Comet",
+    "Republic",
+    "Tide",
+    "Circus",
+    "Archive",
+    "Compass",
+    "Lighthouse",
+    "Monsoon",
+    "Carnival",
+    "Horizon",
 ];
 
 /// Generates the demo catalog described by `spec`. Same spec, same data.
@@ -115,9 +153,10 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         }
         let leniency = rng.random_range(-0.4..0.4);
         // Heavy-tailed activity: many light raters, a few heavy ones.
-        let activity = (spec.mean_ratings_per_user as f64 * rng.random_range(0.2f64..1.0).powi(2) * 3.0)
-            .round()
-            .clamp(5.0, spec.n_items as f64 * 0.6) as usize;
+        let activity =
+            (spec.mean_ratings_per_user as f64 * rng.random_range(0.2f64..1.0).powi(2) * 3.0)
+                .round()
+                .clamp(5.0, spec.n_items as f64 * 0.6) as usize;
         // Viewers find what they like more often than what they do not.
         let weights: Vec<f64> = (0..spec.n_items)
             .map(|i| popularity[i] * (1.0 + genre_affinity(&taste, &item_genres[i]).max(-0.8)))
@@ -130,7 +169,10 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         let mut chosen: Vec<usize> = chosen.into_iter().collect();
         chosen.sort_unstable();
         for item in chosen {
-            let score = 3.4 + leniency + quality[item] + genre_affinity(&taste, &item_genres[item])
+            let score = 3.4
+                + leniency
+                + quality[item]
+                + genre_affinity(&taste, &item_genres[item])
                 + noise.sample(&mut rng);
             let stars = score.round().clamp(1.0, 5.0) as f32;
             ratings.push(&(user + 1).to_string(), &(item + 1).to_string(), stars);
@@ -181,6 +223,10 @@ mod tests {
         }
         counts.sort_unstable_by(|x, y| y.cmp(x));
         let head: usize = counts[..counts.len() / 10].iter().sum();
-        assert!(head as f64 > 0.3 * s.n_ratings as f64, "head holds {head} of {}", s.n_ratings);
+        assert!(
+            head as f64 > 0.3 * s.n_ratings as f64,
+            "head holds {head} of {}",
+            s.n_ratings
+        );
     }
 }

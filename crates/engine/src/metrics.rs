@@ -24,7 +24,9 @@ impl FromStr for ColdStartStrategy {
         match s.to_ascii_lowercase().as_str() {
             "nan" => Ok(Self::Nan),
             "drop" => Ok(Self::Drop),
-            other => Err(format!("coldStartStrategy must be nan or drop, got {other:?}")),
+            other => Err(format!(
+                "coldStartStrategy must be nan or drop, got {other:?}"
+            )),
         }
     }
 }
@@ -88,7 +90,14 @@ mod tests {
         train.push("a", "x", 4.0);
         train.push("b", "y", 2.0);
         train.push("a", "y", 3.0);
-        let params = AlsParams { rank: 2, max_iter: 15, reg_param: 0.01, seed: 1 }.check().unwrap();
+        let params = AlsParams {
+            rank: 2,
+            max_iter: 15,
+            reg_param: 0.01,
+            seed: 1,
+        }
+        .check()
+        .unwrap();
         let model = fit(&train, &params);
         let mut test = Ratings::with_maps(train.users().clone(), train.items().clone());
         test.push("a", "x", 5.0);

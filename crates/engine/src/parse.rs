@@ -13,7 +13,9 @@ pub enum ParseError {
     #[error("the file holds no ratings")]
     NoRatings,
     /// A line with fewer fields than the columns user, item, rating need.
-    #[error("line {line}: expected at least {expected} fields (user, item, rating), found {found}")]
+    #[error(
+        "line {line}: expected at least {expected} fields (user, item, rating), found {found}"
+    )]
     MissingFields {
         /// Line number.
         line: u64,
@@ -127,8 +129,18 @@ pub fn parse_ratings_with_maps(
     };
     match format.delimiter {
         Delimiter::Byte(b) => read_delimited(text, b, format.has_header, &mut sink)?,
-        Delimiter::DoubleColon => read_lines(text, format.has_header, |l| l.split("::").collect(), &mut sink)?,
-        Delimiter::Whitespace => read_lines(text, format.has_header, |l| l.split_whitespace().collect(), &mut sink)?,
+        Delimiter::DoubleColon => read_lines(
+            text,
+            format.has_header,
+            |l| l.split("::").collect(),
+            &mut sink,
+        )?,
+        Delimiter::Whitespace => read_lines(
+            text,
+            format.has_header,
+            |l| l.split_whitespace().collect(),
+            &mut sink,
+        )?,
     }
     if ratings.is_empty() {
         return Err(ParseError::NoRatings);
@@ -180,9 +192,15 @@ fn clean_field(f: &str) -> String {
 /// positional user, item, rating for any name it does not recognise.
 fn columns_from_header(names: &[String]) -> Columns {
     let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let find = |keys: &[&str]| lower.iter().position(|n| keys.iter().any(|k| n.contains(k)));
+    let find = |keys: &[&str]| {
+        lower
+            .iter()
+            .position(|n| keys.iter().any(|k| n.contains(k)))
+    };
     let user = find(&["user", "customer", "client", "member"]);
-    let item = find(&["item", "movie", "product", "book", "track", "song", "title", "artist"]);
+    let item = find(&[
+        "item", "movie", "product", "book", "track", "song", "title", "artist",
+    ]);
     let rating = find(&["rating", "score", "stars", "value", "count", "plays"]);
     match (user, item, rating) {
         (Some(u), Some(i), Some(r)) if u != i && i != r && u != r => Columns {
@@ -358,13 +376,19 @@ mod tests {
             "line 3, column 3: rating \"abc\" is not a number"
         );
         let err = parse_ratings("1 2 5\n\n1 3 x\n").unwrap_err();
-        assert!(matches!(err, ParseError::BadRating { line: 3, .. }), "{err}");
+        assert!(
+            matches!(err, ParseError::BadRating { line: 3, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn other_bad_lines_are_reported_not_panicked_on() {
         assert_eq!(parse_ratings("").unwrap_err(), ParseError::NoRatings);
-        assert_eq!(parse_ratings("user,item,rating\n").unwrap_err(), ParseError::NoRatings);
+        assert_eq!(
+            parse_ratings("user,item,rating\n").unwrap_err(),
+            ParseError::NoRatings
+        );
         assert_eq!(
             parse_ratings("1,2,3\n4,5\n").unwrap_err(),
             ParseError::MissingFields {
@@ -379,7 +403,11 @@ mod tests {
         ));
         assert!(matches!(
             parse_ratings("1,2,3\n,2,4\n"),
-            Err(ParseError::EmptyId { line: 2, column: 1, what: "user" })
+            Err(ParseError::EmptyId {
+                line: 2,
+                column: 1,
+                what: "user"
+            })
         ));
         assert!(matches!(
             parse_ratings("1,2,3\n1,\"2,4\n"),
@@ -390,9 +418,12 @@ mod tests {
     #[test]
     fn a_test_file_reuses_the_training_maps() {
         let train = parse_ratings("a,x,1\nb,y,2\n").unwrap();
-        let test =
-            parse_ratings_with_maps("b,x,3\nc,z,4\n", train.users().clone(), train.items().clone())
-                .unwrap();
+        let test = parse_ratings_with_maps(
+            "b,x,3\nc,z,4\n",
+            train.users().clone(),
+            train.items().clone(),
+        )
+        .unwrap();
         assert_eq!(test.user_indices(), &[1, 2]);
         assert_eq!(test.item_indices(), &[0, 2]);
     }

@@ -144,10 +144,18 @@ impl Ratings {
             n_ratings: self.len(),
             n_users,
             n_items,
-            density: if cells > 0.0 { self.len() as f64 / cells } else { 0.0 },
+            density: if cells > 0.0 {
+                self.len() as f64 / cells
+            } else {
+                0.0
+            },
             min_rating: if self.is_empty() { 0.0 } else { min },
             max_rating: if self.is_empty() { 0.0 } else { max },
-            mean_rating: if self.is_empty() { 0.0 } else { sum / self.len() as f64 },
+            mean_rating: if self.is_empty() {
+                0.0
+            } else {
+                sum / self.len() as f64
+            },
         }
     }
 }

@@ -41,7 +41,11 @@ mod tests {
     fn table(n: usize) -> Ratings {
         let mut r = Ratings::default();
         for k in 0..n {
-            r.push(&(k % 37).to_string(), &(k % 101).to_string(), (k % 5) as f32);
+            r.push(
+                &(k % 37).to_string(),
+                &(k % 101).to_string(),
+                (k % 5) as f32,
+            );
         }
         r
     }

@@ -55,8 +55,12 @@ pub fn fit_with_progress(
         rank,
         user_factors: unit_gaussian_rows(&mut rng, ratings.n_users(), rank),
         item_factors: unit_gaussian_rows(&mut rng, ratings.n_items(), rank),
-        user_fitted: (0..ratings.n_users()).map(|u| !by_user.row(u).0.is_empty()).collect(),
-        item_fitted: (0..ratings.n_items()).map(|i| !by_item.row(i).0.is_empty()).collect(),
+        user_fitted: (0..ratings.n_users())
+            .map(|u| !by_user.row(u).0.is_empty())
+            .collect(),
+        item_fitted: (0..ratings.n_items())
+            .map(|i| !by_item.row(i).0.is_empty())
+            .collect(),
     };
     for iteration in 1..=params.max_iter {
         solve_side(
@@ -91,7 +95,12 @@ fn unit_gaussian_rows(rng: &mut ChaCha8Rng, n_rows: usize, rank: usize) -> Vec<f
     let mut out = Vec::with_capacity(n_rows * rank);
     for _ in 0..n_rows {
         let row: Vec<f32> = (0..rank).map(|_| StandardNormal.sample(rng)).collect();
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        let norm = row
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
         out.extend(row.iter().map(|v| v / norm));
     }
     out
@@ -124,8 +133,12 @@ mod tests {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let k = 3;
-        let u: Vec<f64> = (0..n_users * k).map(|_| rng.random_range(0.3..1.3)).collect();
-        let v: Vec<f64> = (0..n_items * k).map(|_| rng.random_range(0.3..1.3)).collect();
+        let u: Vec<f64> = (0..n_users * k)
+            .map(|_| rng.random_range(0.3..1.3))
+            .collect();
+        let v: Vec<f64> = (0..n_items * k)
+            .map(|_| rng.random_range(0.3..1.3))
+            .collect();
         let mut r = Ratings::default();
         for a in 0..n_users {
             for b in 0..n_items {
@@ -156,7 +169,11 @@ mod tests {
             let s = ratings.summary();
             f64::from(s.max_rating - s.min_rating)
         };
-        assert!(eval.rmse < 0.01 * spread, "held-out RMSE {} on a spread of {spread}", eval.rmse);
+        assert!(
+            eval.rmse < 0.01 * spread,
+            "held-out RMSE {} on a spread of {spread}",
+            eval.rmse
+        );
         assert!(eval.n_evaluated > test.len() * 9 / 10);
     }
 
@@ -180,7 +197,15 @@ mod tests {
         assert_eq!(a.user_factors, b.user_factors);
         assert_eq!(losses.len(), 5);
         assert!(losses[4] <= losses[0] + 1e-9, "{losses:?}");
-        let c = fit(&ratings, &AlsParams { seed: 7, ..(*params).clone() }.check().unwrap());
+        let c = fit(
+            &ratings,
+            &AlsParams {
+                seed: 7,
+                ..(*params).clone()
+            }
+            .check()
+            .unwrap(),
+        );
         assert_ne!(a.user_factors, c.user_factors);
     }
 

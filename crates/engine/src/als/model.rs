@@ -62,7 +62,8 @@ impl AlsModel {
             .filter(|&i| !exclude(i))
             .filter_map(|i| Some((i, dot(uf, self.item_factors(i)?))))
             .collect();
-        let by_score_desc = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let by_score_desc =
+            |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if scored.len() > n && n > 0 {
             scored.select_nth_unstable_by(n - 1, by_score_desc);
         }
@@ -103,7 +104,10 @@ mod tests {
     fn recommendations_are_best_first_and_skip_excluded_and_cold_items() {
         let m = model();
         assert_eq!(m.recommend(0, 2, |_| false), Some(vec![(1, 3.0), (2, 2.0)]));
-        assert_eq!(m.recommend(0, 10, |i| i == 1), Some(vec![(2, 2.0), (0, 1.0)]));
+        assert_eq!(
+            m.recommend(0, 10, |i| i == 1),
+            Some(vec![(2, 2.0), (0, 1.0)])
+        );
         assert_eq!(m.recommend(1, 2, |_| false), None);
     }
 }

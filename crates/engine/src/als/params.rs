@@ -100,7 +100,13 @@ mod tests {
         };
         assert_eq!(bad(|p| p.rank = 0), ParamError::Rank(0));
         assert_eq!(bad(|p| p.reg_param = -1.0), ParamError::RegParam(-1.0));
-        assert!(matches!(bad(|p| p.reg_param = f64::NAN), ParamError::RegParam(_)));
-        assert!(matches!(bad(|p| p.rank = 5000), ParamError::RankTooLarge { .. }));
+        assert!(matches!(
+            bad(|p| p.reg_param = f64::NAN),
+            ParamError::RegParam(_)
+        ));
+        assert!(matches!(
+            bad(|p| p.rank = 5000),
+            ParamError::RankTooLarge { .. }
+        ));
     }
 }

@@ -122,7 +122,11 @@ mod tests {
             let want = lhs.lu().solve(&(x.transpose() * y)).unwrap();
             for c in 0..rank {
                 let g = f64::from(got[u * rank + c]);
-                assert!((g - want[c]).abs() < 1e-5, "user {u} factor {c}: {g} vs {}", want[c]);
+                assert!(
+                    (g - want[c]).abs() < 1e-5,
+                    "user {u} factor {c}: {g} vs {}",
+                    want[c]
+                );
             }
         }
     }

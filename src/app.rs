@@ -1,0 +1,32 @@
+//! Page layout; the app state and the trainer are provided to every section by context.
+
+use leptos::prelude::*;
+
+use crate::sections::{DataSection, ErrorBanner, RecommendSection, TrainSection};
+use crate::state::AppState;
+use crate::trainer::Trainer;
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    provide_context(Trainer::spawn(state));
+    view! {
+        <header class="masthead">
+            <h1>"Affinity"</h1>
+            <p class="tagline">
+                "A recommender studio that trains in your browser. Your ratings never leave this page."
+            </p>
+        </header>
+        <ErrorBanner/>
+        <main class="sections">
+            <DataSection/>
+            <TrainSection/>
+            <RecommendSection/>
+        </main>
+        <footer class="footer">
+            "Alternating Least Squares with Apache Spark MLlib's semantics, compiled to WebAssembly and run in a Web Worker."
+        </footer>
+    }
+}

@@ -1,0 +1,130 @@
+//! Loading ratings: a file (picked or dropped) or the built-in demo catalog.
+
+use affinity_engine::catalog::Catalog;
+use affinity_engine::demo::{self, DemoSpec};
+use affinity_engine::parse::parse_ratings;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::format::thousands;
+use crate::state::{AppState, Dataset};
+
+/// The data section: file input, drop zone, demo button and the dataset summary.
+#[component]
+pub fn DataSection() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let dragging = RwSignal::new(false);
+    let loading = RwSignal::new(false);
+
+    let load_file = move |file: web_sys::File| {
+        loading.set(true);
+        spawn_local(async move {
+            let name = file.name();
+            match read_text(&file).await {
+                Ok(text) => match parse_ratings(&text) {
+                    Ok(ratings) => state.load(Dataset::new(name, ratings, Catalog::default())),
+                    Err(e) => state.fail(format!("{name}: {e}")),
+                },
+                Err(e) => state.fail(format!("{name}: could not be read ({e})")),
+            }
+            loading.set(false);
+        });
+    };
+
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            load_file(file);
+        }
+        // Picking the same file again should load it again.
+        input.set_value("");
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        let file = ev
+            .data_transfer()
+            .and_then(|dt| dt.files())
+            .and_then(|files| files.get(0));
+        match file {
+            Some(file) => load_file(file),
+            None => state.fail("Nothing to load: drop a ratings file (CSV, TSV or .dat)."),
+        }
+    };
+    let load_demo = move |_| {
+        let data = demo::generate(&DemoSpec::default());
+        state.load(Dataset::new(
+            "Demo catalog".into(),
+            data.ratings,
+            data.catalog,
+        ));
+    };
+
+    view! {
+        <section class="card" aria-labelledby="data-title">
+            <h2 id="data-title">"1. Data"</h2>
+            <label
+                class="dropzone"
+                class:dragging=move || dragging.get()
+                on:dragover=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop
+            >
+                <span class="dropzone-title">"Drop a ratings file here, or choose one"</span>
+                <span class="hint">
+                    "user, item, rating[, timestamp]: CSV with or without header, TSV like MovieLens u.data, or :: separated .dat"
+                </span>
+                <input
+                    type="file"
+                    data-testid="ratings-file"
+                    accept=".csv,.tsv,.txt,.dat,.data,text/csv,text/plain"
+                    on:change=on_pick
+                />
+            </label>
+            <div class="row">
+                <button data-testid="load-demo" class="secondary" on:click=load_demo>
+                    "Load the demo catalog"
+                </button>
+                <span class="hint">"800 viewers, 500 films with genres: generated in your browser."</span>
+            </div>
+            <p class="status" hidden=move || !loading.get()>"Reading the file…"</p>
+            <Summary/>
+        </section>
+    }
+}
+
+#[component]
+fn Summary() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    move || {
+        state.dataset.get().map(|d| {
+            let s = &d.summary;
+            view! {
+                <dl class="summary" data-testid="dataset-summary">
+                    <div><dt>"Dataset"</dt><dd>{d.name.clone()}</dd></div>
+                    <div><dt>"Ratings"</dt><dd>{thousands(s.n_ratings)}</dd></div>
+                    <div><dt>"Users"</dt><dd>{thousands(s.n_users)}</dd></div>
+                    <div><dt>"Items"</dt><dd>{thousands(s.n_items)}</dd></div>
+                    <div><dt>"Density"</dt><dd>{format!("{:.2}%", s.density * 100.0)}</dd></div>
+                    <div>
+                        <dt>"Scale"</dt>
+                        <dd>{format!("{} to {} (mean {:.2})", s.min_rating, s.max_rating, s.mean_rating)}</dd>
+                    </div>
+                </dl>
+            }
+        })
+    }
+}
+
+async fn read_text(file: &web_sys::File) -> Result<String, String> {
+    let value = JsFuture::from(file.text())
+        .await
+        .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+    value
+        .as_string()
+        .ok_or_else(|| "the file is not text".to_owned())
+}

@@ -1,0 +1,11 @@
+//! One component module per page section.
+
+mod data;
+mod error;
+mod recommend;
+mod train;
+
+pub use data::DataSection;
+pub use error::ErrorBanner;
+pub use recommend::RecommendSection;
+pub use train::TrainSection;

@@ -1,0 +1,334 @@
+// End-to-end tests of the built Affinity site in headless Chromium.
+//
+//   AFFINITY_DIST=dist node --test tests/e2e/
+//
+// The site (env AFFINITY_DIST, default <repo>/dist) is served by a small static server on
+// 127.0.0.1; every test gets a fresh browser context and fails on any page error, console
+// error, failed request, 4xx/5xx asset or request leaving the local server.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+  REPO_ROOT,
+  distDir,
+  startServer,
+  launchBrowser,
+  openRecordedPage,
+  pageText,
+  waitUntil,
+  testIdText,
+  numbersIn,
+  plantedRatings,
+} from './harness.mjs';
+
+const WAIT = 120_000; // any single wait: training runs in wasm in a web worker
+const TEST_TIMEOUT = 420_000;
+const SCREENSHOTS = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
+const TOP_N = 10;
+
+const sel = (id) => `[data-testid="${id}"]`;
+
+// One server and one browser for the file, started by the first test that needs them. A
+// missing build makes every test fail with the reason (never a silent skip).
+let shared;
+function setup() {
+  shared ??= (async () => {
+    const server = await startServer(distDir());
+    try {
+      const browser = await launchBrowser();
+      return { server, browser };
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  })();
+  return shared;
+}
+
+after(async () => {
+  if (!shared) return;
+  try {
+    const { server, browser } = await shared;
+    await browser.close();
+    await server.close();
+  } catch {
+    // setup failed: the tests already reported why
+  }
+});
+
+/**
+ * Runs `body` with a fresh context and page open on the site. Adds diagnostics (the page's
+ * text, the error banner, everything recorded, a screenshot) to any failure, and fails the
+ * test when the page misbehaved (see openRecordedPage) even though `body` passed.
+ */
+async function withApp(t, name, body) {
+  const { server, browser } = await setup();
+  rmSync(path.join(SCREENSHOTS, `${name}-failure.png`), { force: true });
+  const rec = await openRecordedPage(browser, server.origin, { viewport: { width: 1280, height: 800 } });
+  const { page, context } = rec;
+  context.setDefaultTimeout(WAIT);
+  const failFast = () => (rec.problems.pageErrors.length ? `uncaught error in the page: ${rec.problems.pageErrors[0]}` : null);
+  const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, failFast, ...opts });
+  const app = { page, rec, server, wait, t };
+  try {
+    await page.goto(server.url('/'), { waitUntil: 'load' });
+    // The page is rendered by wasm: wait until it has mounted.
+    await wait('the app to mount (an element [data-testid="ratings-file"])', async () => (await page.locator(sel('ratings-file')).count()) > 0);
+    await body(app);
+    // Let late console messages and requests arrive, then require a clean record.
+    await page.waitForTimeout(250);
+    rec.assertClean();
+  } catch (err) {
+    const diag = await diagnostics(app, name, { withProblems: !err?.recordedProblems });
+    err.message = `${err.message}\n\n${diag}`;
+    throw err;
+  } finally {
+    if (!page.isClosed()) await context.close().catch(() => {});
+  }
+}
+
+async function diagnostics({ page, rec, server }, name, { withProblems = true } = {}) {
+  const parts = [];
+  if (withProblems) {
+    const problems = rec.problemReport();
+    parts.push(problems ? `Recorded problems:\n${problems}` : 'Recorded problems: none');
+  }
+  if (!page.isClosed()) {
+    let errorText = null;
+    try {
+      errorText = await testIdText(page, 'error');
+    } catch {
+      // the page may be gone
+    }
+    parts.push(`[data-testid=error] text: ${JSON.stringify(errorText)}`);
+    const text = await pageText(page);
+    parts.push(`Page text (${page.url()}):\n${text.length > 6000 ? text.slice(0, 6000) + '\n…(cut)' : text}`);
+    try {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      const shot = path.join(SCREENSHOTS, `${name}-failure.png`);
+      await page.screenshot({ path: shot, fullPage: true, timeout: 10_000 });
+      parts.push(`Screenshot: ${shot}`);
+    } catch (e) {
+      parts.push(`(no screenshot: ${e.message})`);
+    }
+  }
+  parts.push(`Workers started: ${rec.workers.length ? rec.workers.join(', ') : 'none'}`);
+  parts.push(`Last requests to the test server:\n  ${server.log.slice(-25).join('\n  ')}`);
+  return parts.join('\n');
+}
+
+async function screenshot(page, file) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, file), fullPage: true });
+}
+
+/** A count next to its label in the summary ("Ratings 12,345" or "12,345 ratings"), or null. */
+function labelledCount(text, label) {
+  const flat = text.replace(/\s+/g, ' ');
+  const before = flat.match(new RegExp(`${label}\\s*:?\\s*(\\d[\\d,]*)`, 'i'));
+  if (before) return Number(before[1].replace(/,/g, ''));
+  const afterLabel = flat.match(new RegExp(`(\\d[\\d,]*)\\s*${label}`, 'i'));
+  if (afterLabel) return Number(afterLabel[1].replace(/,/g, ''));
+  return null;
+}
+
+/** Waits for the summary to show numbers satisfying `ok(numbers, text)`. */
+async function waitForSummary({ page, wait }, what, ok) {
+  return wait(`[data-testid=dataset-summary] to show ${what}`, async () => {
+    const text = await testIdText(page, 'dataset-summary');
+    if (text == null) return { done: false, seen: '(no dataset-summary element)' };
+    const nums = numbersIn(text);
+    return { done: ok(nums, text), value: text, seen: JSON.stringify(text) };
+  });
+}
+
+/** Clicks Train, checks the progress bar, waits for the test RMSE; returns it. */
+async function trainAndWait({ page, wait, t }) {
+  // While the worker trains, the page's main thread must stay free: a timer in the page
+  // records the longest gap between its ticks, from just before the click to the score.
+  await page.evaluate(() => {
+    clearInterval(window.__e2eHeartbeat?.timer);
+    const beat = { last: performance.now(), worst: 0 };
+    beat.timer = setInterval(() => {
+      const now = performance.now();
+      beat.worst = Math.max(beat.worst, now - beat.last);
+      beat.last = now;
+    }, 50);
+    window.__e2eHeartbeat = beat;
+  });
+  await page.locator(sel('train')).click();
+  const progress = page.locator(sel('progress'));
+  assert.ok((await progress.count()) >= 1, 'no [data-testid=progress] element after clicking Train');
+  assert.equal(await progress.first().evaluate((el) => el.tagName.toLowerCase()), 'progress', '[data-testid=progress] is not a <progress>');
+  const text = await wait('[data-testid=test-rmse] to show a number', async () => {
+    const errorText = await testIdText(page, 'error');
+    const rmseText = await testIdText(page, 'test-rmse');
+    const nums = rmseText == null ? [] : numbersIn(rmseText).filter(Number.isFinite);
+    return {
+      done: nums.length > 0,
+      value: rmseText,
+      seen: `test-rmse ${JSON.stringify(rmseText)}, error ${JSON.stringify(errorText)}`,
+    };
+  });
+  const worstGap = await page.evaluate(() => {
+    const beat = window.__e2eHeartbeat;
+    clearInterval(beat.timer);
+    return Math.round(Math.max(beat.worst, performance.now() - beat.last));
+  });
+  const rmse = numbersIn(text).find(Number.isFinite);
+  t.diagnostic(`test RMSE ${rmse}; longest main-thread stall while training ${worstGap} ms`);
+  assert.ok(worstGap < 3000, `the page's main thread stalled for ${worstGap} ms while training (training must run in the worker)`);
+  return rmse;
+}
+
+/** The recommendation rows as [{ title, scoreText, score }], in page order. */
+async function readRows(page) {
+  return page.$$eval('[data-testid="rec-row"]', (rows) =>
+    rows.map((row) => {
+      const title = row.querySelector('[data-testid="rec-title"]');
+      const score = row.querySelector('[data-testid="rec-score"]');
+      return {
+        title: title ? title.innerText.trim() : null,
+        scoreText: score ? score.innerText.trim() : null,
+      };
+    }),
+  ).then((rows) => rows.map((r) => ({ ...r, score: r.scoreText == null ? NaN : (numbersIn(r.scoreText)[0] ?? NaN) })));
+}
+
+/** Waits for exactly `n` rows; `differentFrom` (a previous list) must differ when given. */
+async function waitForRows({ page, wait }, what, { n = TOP_N, differentFrom } = {}) {
+  const signature = (rows) => rows.map((r) => `${r.title}=${r.scoreText}`).join(' | ');
+  return wait(what, async () => {
+    const rows = await readRows(page);
+    const errorText = await testIdText(page, 'error');
+    const done = rows.length === n && (!differentFrom || signature(rows) !== signature(differentFrom));
+    return { done, value: rows, seen: `${rows.length} rows [${signature(rows)}], error ${JSON.stringify(errorText)}` };
+  });
+}
+
+/** Scores are finite and non-increasing down the list; titles are non-empty and distinct. */
+function checkRanking(rows, who) {
+  const shown = JSON.stringify(rows);
+  for (const [k, r] of rows.entries()) {
+    assert.ok(r.title, `row ${k + 1} for ${who} has no rec-title: ${shown}`);
+    assert.ok(Number.isFinite(r.score), `row ${k + 1} for ${who} has no finite rec-score (${JSON.stringify(r.scoreText)}): ${shown}`);
+    if (k > 0) assert.ok(r.score <= rows[k - 1].score + 1e-9, `scores for ${who} increase at row ${k + 1}: ${shown}`);
+  }
+  assert.equal(new Set(rows.map((r) => r.title)).size, rows.length, `duplicate titles for ${who}: ${shown}`);
+}
+
+function checkUploadedRows(rows, user, data) {
+  checkRanking(rows, user);
+  const rated = data.ratedBy.get(user);
+  for (const r of rows) {
+    assert.ok(data.items.has(r.title), `recommended ${JSON.stringify(r.title)} for ${user} is not an item id of the file`);
+    assert.ok(!rated.has(r.title), `recommended ${r.title} to ${user}, who already rated it`);
+  }
+}
+
+test('upload, train, recommend', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'upload-trained', async (app) => {
+    const { page } = app;
+    const data = plantedRatings({ seed: 20260517, nUsers: 400, nItems: 300, nRatings: 15_000, rank: 3 });
+    t.diagnostic(`generated ${data.nRatings} ratings by ${data.users.size} users of ${data.items.size} items`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-e2e-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'planted.csv');
+    writeFileSync(file, data.csv);
+
+    await page.locator(sel('ratings-file')).setInputFiles(file);
+    const expected = [data.nRatings, data.users.size, data.items.size];
+    await waitForSummary(app, `${expected.join(' / ')} ratings / users / items`, (nums) =>
+      expected.every((n) => nums.includes(n)),
+    );
+
+    await page.locator(sel('param-rank')).fill('8');
+    await page.locator(sel('param-max-iter')).fill('10');
+    await page.locator(sel('param-reg-param')).fill('0.1');
+    const rmse = await trainAndWait(app);
+    assert.ok(rmse > 0.3 && rmse < 1.3, `test RMSE ${rmse} is implausible for this data (expected 0.3 < rmse < 1.3)`);
+
+    // A user with plenty of ratings, through Enter in the user id field.
+    const users = [...data.ratedBy.keys()].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+    const first = users.find((u) => data.ratedBy.get(u).size >= 30) ?? users[0];
+    await page.locator(sel('user-id')).fill(first);
+    await page.locator(sel('user-id')).press('Enter');
+    const firstRows = await waitForRows(app, `${TOP_N} rec-row for ${first}`);
+    checkUploadedRows(firstRows, first, data);
+
+    // Another user, through the button: one who rated some of the first user's top items, so
+    // the list has to change.
+    const recommended = new Set(firstRows.map((r) => r.title));
+    const second = users.find((u) => u !== first && [...data.ratedBy.get(u)].some((i) => recommended.has(i)));
+    assert.ok(second, 'no second user found (test data problem)');
+    await page.locator(sel('user-id')).fill(second);
+    await page.locator(sel('recommend')).click();
+    const secondRows = await waitForRows(app, `the list to change to ${TOP_N} rec-row for ${second}`, { differentFrom: firstRows });
+    checkUploadedRows(secondRows, second, data);
+
+    const errorText = await testIdText(page, 'error');
+    assert.ok(!errorText, `the error element shows ${JSON.stringify(errorText)} after a successful run`);
+    await screenshot(page, 'upload-trained.png');
+  });
+});
+
+test('demo catalog', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'demo', async (app) => {
+    const { page } = app;
+    await page.locator(sel('load-demo')).click();
+    const summary = await waitForSummary(app, 'more than 1000 ratings', (nums, text) => {
+      const ratings = labelledCount(text, 'ratings') ?? Math.max(-Infinity, ...nums);
+      return ratings > 1000;
+    });
+    t.diagnostic(`demo summary: ${summary.replace(/\s+/g, ' ')}`);
+
+    const rmse = await trainAndWait(app);
+    assert.ok(rmse > 0 && rmse < 2, `test RMSE ${rmse} on the demo catalog is implausible (expected 0 < rmse < 2)`);
+
+    await page.locator(sel('user-id')).fill('1');
+    await page.locator(sel('recommend')).click();
+    const rows = await waitForRows(app, `${TOP_N} rec-row for demo user 1`);
+    checkRanking(rows, 'demo user 1');
+    for (const r of rows) {
+      assert.ok(!/^\s*\d+\s*$/.test(r.title), `demo recommendation shows a bare id ${JSON.stringify(r.title)} instead of a title`);
+    }
+    t.diagnostic(`demo user 1: ${rows.map((r) => `${r.title} (${r.scoreText})`).join('; ')}`);
+    await screenshot(page, 'demo.png');
+  });
+});
+
+test('bad file shows an error', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'bad-file', async (app) => {
+    const { page, wait } = app;
+    await page.locator(sel('ratings-file')).setInputFiles({
+      name: 'bad.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('user,item,rating\n1,2,5\n1,3,abc\n'),
+    });
+    const message = await wait('[data-testid=error] to mention "line 3" and "abc"', async () => {
+      const text = await testIdText(page, 'error');
+      return { done: !!text && text.includes('line 3') && text.includes('abc'), value: text, seen: JSON.stringify(text) };
+    });
+    t.diagnostic(`error shown: ${message}`);
+  });
+});
+
+test('stray user id', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'stray-user', async (app) => {
+    const { page, wait } = app;
+    await page.locator(sel('load-demo')).click();
+    await waitForSummary(app, 'numbers', (nums) => nums.length > 0);
+    await trainAndWait(app);
+    await page.locator(sel('user-id')).fill('no-such-user');
+    await page.locator(sel('user-id')).press('Enter');
+    const message = await wait('[data-testid=error] to mention "no-such-user"', async () => {
+      const text = await testIdText(page, 'error');
+      return { done: !!text && text.includes('no-such-user'), value: text, seen: JSON.stringify(text) };
+    });
+    t.diagnostic(`error shown: ${message}`);
+  });
+});
