@@ -11,6 +11,9 @@ use affinity_engine::split::{self, SplitError};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+mod cv_cmd;
+mod gen_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "affinity",
@@ -28,6 +31,10 @@ enum Command {
     Eval(EvalArgs),
     /// Fit on a ratings file and print a user's top-N unrated items.
     Recommend(RecommendArgs),
+    /// Cross-validate ALS over a grid of comma-separated parameter values.
+    Cv(cv_cmd::CvArgs),
+    /// Write a synthetic ratings file with a planted structure, of any size.
+    Gen(gen_cmd::GenArgs),
 }
 
 /// ALS hyperparameters; defaults are Spark's.
@@ -45,6 +52,24 @@ struct AlsArgs {
     /// Seed of the initialisation (and of the split).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Treat ratings as implicit feedback (Spark's implicitPrefs).
+    #[arg(long)]
+    implicit: bool,
+    /// Confidence slope of implicit feedback: confidence is 1 + alpha·|rating|.
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    /// Constrain the latent factors to be non-negative (NNLS).
+    #[arg(long)]
+    nonnegative: bool,
+    /// Learn a global mean and user and item biases (explicit feedback only).
+    #[arg(long)]
+    biases: bool,
+    /// Per-row solver: cholesky (exact) or cg (a few warm-started conjugate-gradient steps).
+    #[arg(long, default_value = "cholesky")]
+    solver: als::Solver,
+    /// Conjugate-gradient steps per row with --solver cg.
+    #[arg(long, default_value_t = als::DEFAULT_CG_STEPS)]
+    cg_steps: usize,
 }
 
 impl AlsArgs {
@@ -54,6 +79,16 @@ impl AlsArgs {
             max_iter: self.max_iter,
             reg_param: self.reg_param,
             seed: self.seed,
+            implicit_prefs: self.implicit,
+            alpha: self.alpha,
+            nonnegative: self.nonnegative,
+            biases: self.biases,
+            solver: match self.solver {
+                als::Solver::Cholesky => als::Solver::Cholesky,
+                als::Solver::Cg { .. } => als::Solver::Cg {
+                    steps: self.cg_steps,
+                },
+            },
         }
     }
 }
@@ -146,6 +181,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval(&args),
         Command::Recommend(args) => recommend(&args),
+        Command::Cv(args) => return cv_cmd::main(&args),
+        Command::Gen(args) => return gen_cmd::main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,11 +20,16 @@
 
 pub mod als;
 pub mod catalog;
+pub mod cv;
 pub mod demo;
 pub mod ids;
 pub mod metrics;
+pub mod model_io;
 pub mod parse;
+pub mod ranking;
 pub mod ratings;
+pub mod serve;
 pub mod split;
+pub mod synth;
 
 pub use ratings::Ratings;

@@ -95,6 +95,7 @@ mod tests {
             max_iter: 15,
             reg_param: 0.01,
             seed: 1,
+            ..AlsParams::default()
         }
         .check()
         .unwrap();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::model::AlsModel;
 use super::params::ValidAlsParams;
 use super::rows::RatingRows;
-use super::solve::solve_side;
+use super::solve::{half_step, Feedback, Fixed, HalfStep, Solved, Workspace};
 use crate::ratings::Ratings;
 
 /// What happened in one iteration, for progress bars and loss charts.
@@ -20,7 +20,8 @@ pub struct IterationReport {
     pub iteration: usize,
     /// Total number of iterations.
     pub max_iter: usize,
-    /// RMSE of the model on its own training ratings after this iteration.
+    /// RMSE of the model on its own training ratings after this iteration; with implicit
+    /// feedback, against the preferences (1 for a positive rating, else 0) of those ratings.
     pub train_rmse: f64,
 }
 
@@ -29,7 +30,7 @@ pub struct IterationReport {
 #[error("training was cancelled")]
 pub struct Cancelled;
 
-/// Fits explicit-feedback ALS to `ratings`.
+/// Fits ALS to `ratings` with the options of `params`.
 pub fn fit(ratings: &Ratings, params: &ValidAlsParams) -> AlsModel {
     match fit_with_progress(ratings, params, |_| ControlFlow::Continue(())) {
         Ok(model) => model,
@@ -37,11 +38,12 @@ pub fn fit(ratings: &Ratings, params: &ValidAlsParams) -> AlsModel {
     }
 }
 
-/// Fits explicit-feedback ALS, calling `on_iteration` after every iteration; returning
-/// `ControlFlow::Break` from it stops the fit.
+/// Fits ALS, calling `on_iteration` after every iteration; returning `ControlFlow::Break`
+/// from it stops the fit.
 ///
 /// As in Spark, both sides start from Gaussian vectors scaled to unit length, and each
-/// iteration first solves the items from the users, then the users from the items.
+/// iteration first solves the items from the users, then the users from the items. With
+/// biases, the global mean is the mean training rating and the biases start at 0.
 pub fn fit_with_progress(
     ratings: &Ratings,
     params: &ValidAlsParams,
@@ -51,44 +53,101 @@ pub fn fit_with_progress(
     let by_user = RatingRows::by_user(ratings);
     let by_item = RatingRows::by_item(ratings);
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let user_fitted: Vec<bool> = (0..ratings.n_users())
+        .map(|u| !by_user.row(u).0.is_empty())
+        .collect();
+    let item_fitted: Vec<bool> = (0..ratings.n_items())
+        .map(|i| !by_item.row(i).0.is_empty())
+        .collect();
+    let mut user_factors = unit_gaussian_rows(&mut rng, ratings.n_users(), rank);
+    let mut item_factors = unit_gaussian_rows(&mut rng, ratings.n_items(), rank);
+    // Rows without ratings have no factors (Spark has no entry for them); zero them so that
+    // they add nothing to implicit feedback's YᵀY.
+    zero_unfitted(&mut user_factors, &user_fitted, rank);
+    zero_unfitted(&mut item_factors, &item_fitted, rank);
+    let (global_mean, user_biases, item_biases) = if params.biases {
+        let mean = ratings.values().iter().map(|&v| f64::from(v)).sum::<f64>()
+            / ratings.len().max(1) as f64;
+        (
+            mean as f32,
+            vec![0.0; ratings.n_users()],
+            vec![0.0; ratings.n_items()],
+        )
+    } else {
+        (0.0, vec![], vec![])
+    };
     let mut model = AlsModel {
         rank,
-        user_factors: unit_gaussian_rows(&mut rng, ratings.n_users(), rank),
-        item_factors: unit_gaussian_rows(&mut rng, ratings.n_items(), rank),
-        user_fitted: (0..ratings.n_users())
-            .map(|u| !by_user.row(u).0.is_empty())
-            .collect(),
-        item_fitted: (0..ratings.n_items())
-            .map(|i| !by_item.row(i).0.is_empty())
-            .collect(),
+        user_factors,
+        item_factors,
+        user_fitted,
+        item_fitted,
+        global_mean,
+        user_biases,
+        item_biases,
     };
+    let step = HalfStep {
+        rank,
+        reg_param: params.reg_param,
+        feedback: if params.implicit_prefs {
+            Feedback::Implicit {
+                alpha: params.alpha,
+            }
+        } else {
+            Feedback::Explicit
+        },
+        nonnegative: params.nonnegative,
+        solver: params.solver,
+    };
+    let mut ws = Workspace::new(rank + usize::from(params.biases));
     for iteration in 1..=params.max_iter {
-        solve_side(
+        let m = &mut model;
+        half_step(
+            &step,
             &by_item,
-            &model.user_factors,
-            rank,
-            params.reg_param,
-            &mut model.item_factors,
-            &mut model.item_fitted,
+            &Fixed {
+                factors: &m.user_factors,
+                biases: params.biases.then_some((&m.user_biases[..], m.global_mean)),
+            },
+            Solved {
+                factors: &mut m.item_factors,
+                biases: params.biases.then_some(&mut m.item_biases[..]),
+                fitted: &mut m.item_fitted,
+            },
+            &mut ws,
         );
-        solve_side(
+        half_step(
+            &step,
             &by_user,
-            &model.item_factors,
-            rank,
-            params.reg_param,
-            &mut model.user_factors,
-            &mut model.user_fitted,
+            &Fixed {
+                factors: &m.item_factors,
+                biases: params.biases.then_some((&m.item_biases[..], m.global_mean)),
+            },
+            Solved {
+                factors: &mut m.user_factors,
+                biases: params.biases.then_some(&mut m.user_biases[..]),
+                fitted: &mut m.user_fitted,
+            },
+            &mut ws,
         );
         let report = IterationReport {
             iteration,
             max_iter: params.max_iter,
-            train_rmse: train_rmse(&model, ratings),
+            train_rmse: train_rmse(&model, ratings, params.implicit_prefs),
         };
         if on_iteration(&report).is_break() {
             return Err(Cancelled);
         }
     }
     Ok(model)
+}
+
+fn zero_unfitted(factors: &mut [f32], fitted: &[bool], rank: usize) {
+    for (row, &ok) in factors.chunks_exact_mut(rank).zip(fitted) {
+        if !ok {
+            row.fill(0.0);
+        }
+    }
 }
 
 fn unit_gaussian_rows(rng: &mut ChaCha8Rng, n_rows: usize, rank: usize) -> Vec<f32> {
@@ -106,11 +165,16 @@ fn unit_gaussian_rows(rng: &mut ChaCha8Rng, n_rows: usize, rank: usize) -> Vec<f
     out
 }
 
-fn train_rmse(model: &AlsModel, ratings: &Ratings) -> f64 {
+fn train_rmse(model: &AlsModel, ratings: &Ratings, implicit: bool) -> f64 {
     let (mut sum, mut n) = (0.0f64, 0usize);
     for r in ratings.iter() {
         if let Some(p) = model.predict(r.user, r.item) {
-            sum += f64::from(p - r.value).powi(2);
+            let target = match (implicit, r.value > 0.0) {
+                (false, _) => r.value,
+                (true, true) => 1.0,
+                (true, false) => 0.0,
+            };
+            sum += f64::from(p - target).powi(2);
             n += 1;
         }
     }
@@ -124,7 +188,7 @@ fn train_rmse(model: &AlsModel, ratings: &Ratings) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::als::AlsParams;
+    use crate::als::{AlsParams, Solver};
     use crate::metrics::{evaluate, ColdStartStrategy};
     use crate::split::random_split;
 
@@ -160,6 +224,7 @@ mod tests {
             max_iter: 25,
             reg_param: 1e-4,
             seed: 5,
+            ..AlsParams::default()
         }
         .check()
         .unwrap();
@@ -224,5 +289,192 @@ mod tests {
         });
         assert_eq!(out.unwrap_err(), Cancelled);
         assert_eq!(seen, 2);
+    }
+
+    fn fit_with(ratings: &Ratings, params: AlsParams) -> AlsModel {
+        fit(ratings, &params.check().unwrap())
+    }
+
+    fn held_out_rmse(train: &Ratings, test: &Ratings, params: AlsParams) -> f64 {
+        let model = fit_with(train, params);
+        let eval = evaluate(&model, test, ColdStartStrategy::Drop);
+        assert!(eval.n_evaluated > test.len() * 9 / 10);
+        eval.rmse
+    }
+
+    #[test]
+    fn nonnegative_fit_has_nonnegative_factors_and_recovers_a_positive_matrix() {
+        let ratings = planted(200, 150, 0.3, 1);
+        let (train, test) = random_split(&ratings, 0.8, 3).unwrap();
+        let params = AlsParams {
+            rank: 3,
+            max_iter: 25,
+            reg_param: 1e-4,
+            seed: 5,
+            nonnegative: true,
+            ..AlsParams::default()
+        };
+        let model = fit_with(&train, params.clone());
+        let all = model.user_factors.iter().chain(&model.item_factors);
+        assert!(all.clone().all(|&v| v >= 0.0));
+        assert!(all.clone().any(|&v| v > 0.0));
+        let rmse = held_out_rmse(&train, &test, params);
+        assert!(rmse < 0.05, "held-out RMSE {rmse}");
+    }
+
+    /// Ratings `3.5 + b_u + b_i + 0.3·a_u·c_i` with large biases: a rank-1 model fits them
+    /// with biases, and cannot without.
+    #[test]
+    fn biases_recover_a_planted_mean_plus_biases_matrix() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (n_users, n_items) = (150, 120);
+        let bu: Vec<f32> = (0..n_users).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let bi: Vec<f32> = (0..n_items).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let au: Vec<f32> = (0..n_users).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let ci: Vec<f32> = (0..n_items).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut ratings = Ratings::default();
+        for u in 0..n_users {
+            for i in 0..n_items {
+                if rng.random::<f64>() < 0.3 {
+                    let y = 3.5 + bu[u] + bi[i] + 0.3 * au[u] * ci[i];
+                    ratings.push(&u.to_string(), &i.to_string(), y);
+                }
+            }
+        }
+        let (train, test) = random_split(&ratings, 0.8, 4).unwrap();
+        let params = AlsParams {
+            rank: 1,
+            max_iter: 30,
+            reg_param: 1e-4,
+            seed: 2,
+            biases: true,
+            ..AlsParams::default()
+        };
+        let with = held_out_rmse(&train, &test, params.clone());
+        let without = held_out_rmse(
+            &train,
+            &test,
+            AlsParams {
+                biases: false,
+                ..params.clone()
+            },
+        );
+        assert!(with < 0.02, "held-out RMSE with biases {with}");
+        assert!(without > 10.0 * with, "without {without}, with {with}");
+        let model = fit_with(&train, params);
+        let mean = train.values().iter().map(|&v| f64::from(v)).sum::<f64>() / train.len() as f64;
+        assert!((f64::from(model.global_mean()) - mean).abs() < 1e-5);
+        // Biases are identified up to a shift between the user and item sides (and the
+        // mean): their differences match the planted ones.
+        let (u0, u1) = (
+            train.users().get("0").unwrap(),
+            train.users().get("1").unwrap(),
+        );
+        let got = model.user_bias(u0).unwrap() - model.user_bias(u1).unwrap();
+        assert!(
+            (got - (bu[0] - bu[1])).abs() < 0.05,
+            "{got} vs {}",
+            bu[0] - bu[1]
+        );
+    }
+
+    /// Two communities that each consume only their own half of the catalogue: implicit
+    /// ALS ranks a user's unseen own-community items above every other-community item.
+    #[test]
+    fn implicit_fit_ranks_a_users_own_community_first() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut ratings = Ratings::default();
+        let (n_users, n_items) = (60, 40);
+        for u in 0..n_users {
+            for i in 0..n_items {
+                if u % 2 == i % 2 && rng.random::<f64>() < 0.5 {
+                    let clicks = rng.random_range(1..6) as f32;
+                    ratings.push(&format!("u{u}"), &format!("i{i}"), clicks);
+                }
+            }
+        }
+        let params = AlsParams {
+            rank: 2,
+            implicit_prefs: true,
+            alpha: 10.0,
+            reg_param: 0.1,
+            ..AlsParams::default()
+        };
+        let model = fit_with(&ratings, params);
+        for u in 0..n_users as u32 {
+            let rated = ratings.items_of_user(u);
+            let own = |i: u32| ratings.items().id(i)[1..].parse::<u32>().unwrap() % 2;
+            let user_side = ratings.users().id(u)[1..].parse::<u32>().unwrap() % 2;
+            let top = model.recommend(u, 40, |i| rated.contains(&i)).unwrap();
+            let n_own_unseen = (0..n_items as u32)
+                .filter(|&i| own(i) == user_side && !rated.contains(&i))
+                .count();
+            assert!(
+                top[..n_own_unseen]
+                    .iter()
+                    .all(|&(i, _)| own(i) == user_side),
+                "user {u}: {top:?}"
+            );
+        }
+        // Scores approximate preferences: about 1 on consumed items.
+        let p = model.predict(0, ratings.items_of_user(0)[0]).unwrap();
+        assert!((0.5..1.2).contains(&p), "{p}");
+    }
+
+    #[test]
+    fn cg_fit_matches_the_cholesky_fit() {
+        let ratings = planted(200, 150, 0.3, 1);
+        let (train, test) = random_split(&ratings, 0.8, 3).unwrap();
+        let params = AlsParams {
+            rank: 3,
+            max_iter: 25,
+            reg_param: 1e-4,
+            seed: 5,
+            ..AlsParams::default()
+        };
+        let exact = held_out_rmse(&train, &test, params.clone());
+        let cg = held_out_rmse(
+            &train,
+            &test,
+            AlsParams {
+                solver: Solver::cg(),
+                ..params
+            },
+        );
+        assert!(
+            cg < 0.05 && (cg - exact).abs() < 0.01,
+            "cg {cg}, cholesky {exact}"
+        );
+    }
+
+    #[test]
+    fn every_option_is_deterministic_for_a_seed() {
+        let ratings = planted(40, 30, 0.4, 2);
+        for params in [
+            AlsParams {
+                implicit_prefs: true,
+                ..AlsParams::default()
+            },
+            AlsParams {
+                nonnegative: true,
+                biases: true,
+                ..AlsParams::default()
+            },
+            AlsParams {
+                solver: Solver::cg(),
+                biases: true,
+                ..AlsParams::default()
+            },
+        ] {
+            let (a, b) = (
+                fit_with(&ratings, params.clone()),
+                fit_with(&ratings, params),
+            );
+            assert_eq!(a.user_factors, b.user_factors);
+            assert_eq!(a.item_factors, b.item_factors);
+            assert_eq!(a.user_biases, b.user_biases);
+        }
     }
 }

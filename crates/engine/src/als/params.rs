@@ -1,20 +1,83 @@
 //! ALS hyperparameters and their validation.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// How each row's normal equations are solved.
+///
+/// The default is [`Solver::Cholesky`]: it is exact, it is what Spark does (so the explicit
+/// results stay comparable with Spark's), and at the ranks this product uses (≤ ~100) the
+/// `O(k³)` factorisation costs less than building the `k × k` system from the ratings.
+/// [`Solver::Cg`] trades exactness for speed at large ranks, as the `implicit` library does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Solver {
+    /// Exact solve by Cholesky factorisation (Spark's `CholeskySolver`).
+    #[default]
+    Cholesky,
+    /// A few conjugate-gradient steps warm-started from the current factors, without
+    /// forming the system matrix (as Ben Frederickson's `implicit` library does).
+    Cg {
+        /// Conjugate-gradient steps per row and half-step (at least 1).
+        steps: usize,
+    },
+}
+
+/// Conjugate-gradient steps per row when none are given (the `implicit` library's default).
+pub const DEFAULT_CG_STEPS: usize = 3;
+
+impl Solver {
+    /// Conjugate gradient with [`DEFAULT_CG_STEPS`] steps.
+    pub fn cg() -> Self {
+        Solver::Cg {
+            steps: DEFAULT_CG_STEPS,
+        }
+    }
+}
+
+impl FromStr for Solver {
+    type Err = String;
+    /// Parses `cholesky` or `cg` (the latter with [`DEFAULT_CG_STEPS`] steps).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cholesky" => Ok(Solver::Cholesky),
+            "cg" => Ok(Solver::cg()),
+            other => Err(format!("solver must be cholesky or cg, got {other:?}")),
+        }
+    }
+}
+
 /// ALS hyperparameters, named and defaulted as in Spark MLlib's `ALS`.
+///
+/// Fields missing from serialised parameters take their default, so parameters saved before
+/// a field existed still load.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AlsParams {
     /// Number of latent factors (Spark's `rank`, default 10).
     pub rank: usize,
     /// Number of alternating sweeps, items then users (Spark's `maxIter`, default 10).
     pub max_iter: usize,
     /// Regularisation; each user's (item's) penalty is `reg_param` times its number of
-    /// ratings, as in ALS-WR and Spark (Spark's `regParam`, default 0.1).
+    /// ratings, as in ALS-WR and Spark (Spark's `regParam`, default 0.1). With implicit
+    /// feedback only positive ratings count, as in Spark.
     pub reg_param: f64,
     /// Seed of the factor initialisation.
     pub seed: u64,
+    /// Treat ratings as implicit feedback (Hu, Koren & Volinsky 2008) rather than explicit
+    /// ratings (Spark's `implicitPrefs`, default false).
+    pub implicit_prefs: bool,
+    /// Confidence slope of implicit feedback: a rating `r` has confidence `1 + alpha·|r|`
+    /// (Spark's `alpha`, default 1.0; finite and ≥ 0). Ignored for explicit feedback.
+    pub alpha: f64,
+    /// Constrain all latent factors to be ≥ 0 (Spark's `nonnegative`, default false).
+    pub nonnegative: bool,
+    /// Also learn a global mean and a bias per user and per item, predicting
+    /// `mean + b_u + b_i + u·v` (not in Spark; default false). Explicit feedback only.
+    pub biases: bool,
+    /// How each row's least-squares system is solved (default [`Solver::Cholesky`]).
+    pub solver: Solver,
 }
 
 impl Default for AlsParams {
@@ -24,6 +87,11 @@ impl Default for AlsParams {
             max_iter: 10,
             reg_param: 0.1,
             seed: 42,
+            implicit_prefs: false,
+            alpha: 1.0,
+            nonnegative: false,
+            biases: false,
+            solver: Solver::Cholesky,
         }
     }
 }
@@ -45,6 +113,19 @@ pub enum ParamError {
     /// regParam must be a finite number ≥ 0.
     #[error("regParam must be a finite number ≥ 0, got {0}")]
     RegParam(f64),
+    /// alpha must be a finite number ≥ 0 (a negative one would make confidences below 1).
+    #[error("alpha must be a finite number ≥ 0, got {0}")]
+    Alpha(f64),
+    /// The conjugate-gradient solver needs at least one step.
+    #[error("the conjugate-gradient solver needs at least 1 step, got {0}")]
+    CgSteps(usize),
+    /// Non-negative factors are solved exactly by NNLS; a few CG steps cannot honour the
+    /// constraint.
+    #[error("nonnegative factors need the cholesky solver (NNLS), not cg")]
+    NonnegativeWithCg,
+    /// Biases are defined against a mean rating, which implicit feedback does not have.
+    #[error("biases are for explicit ratings only, not implicit feedback")]
+    BiasesWithImplicit,
 }
 
 /// Hyperparameters that passed [`AlsParams::check`]; the fitting code relies on them.
@@ -69,6 +150,20 @@ impl AlsParams {
         if !(self.reg_param.is_finite() && self.reg_param >= 0.0) {
             return Err(ParamError::RegParam(self.reg_param));
         }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(ParamError::Alpha(self.alpha));
+        }
+        if let Solver::Cg { steps } = self.solver {
+            if steps == 0 {
+                return Err(ParamError::CgSteps(steps));
+            }
+            if self.nonnegative {
+                return Err(ParamError::NonnegativeWithCg);
+            }
+        }
+        if self.biases && self.implicit_prefs {
+            return Err(ParamError::BiasesWithImplicit);
+        }
         Ok(ValidAlsParams(self.clone()))
     }
 }
@@ -88,6 +183,12 @@ mod tests {
     fn defaults_are_sparks_and_valid() {
         let p = AlsParams::default();
         assert_eq!((p.rank, p.max_iter, p.reg_param), (10, 10, 0.1));
+        assert_eq!(
+            (p.implicit_prefs, p.alpha, p.nonnegative),
+            (false, 1.0, false)
+        );
+        assert!(!p.biases);
+        assert_eq!(p.solver, Solver::Cholesky);
         assert!(p.check().is_ok());
     }
 
@@ -108,5 +209,53 @@ mod tests {
             bad(|p| p.rank = 5000),
             ParamError::RankTooLarge { .. }
         ));
+        assert_eq!(bad(|p| p.alpha = -0.5), ParamError::Alpha(-0.5));
+        assert!(matches!(
+            bad(|p| p.alpha = f64::INFINITY),
+            ParamError::Alpha(_)
+        ));
+        assert_eq!(
+            bad(|p| p.solver = Solver::Cg { steps: 0 }),
+            ParamError::CgSteps(0)
+        );
+        assert_eq!(
+            bad(|p| {
+                p.nonnegative = true;
+                p.solver = Solver::cg();
+            }),
+            ParamError::NonnegativeWithCg
+        );
+        assert_eq!(
+            bad(|p| {
+                p.implicit_prefs = true;
+                p.biases = true;
+            }),
+            ParamError::BiasesWithImplicit
+        );
+    }
+
+    #[test]
+    fn every_option_alone_is_accepted() {
+        let ok = |f: fn(&mut AlsParams)| {
+            let mut p = AlsParams::default();
+            f(&mut p);
+            p.check().is_ok()
+        };
+        assert!(ok(|p| p.implicit_prefs = true));
+        assert!(ok(|p| p.alpha = 0.0));
+        assert!(ok(|p| p.nonnegative = true));
+        assert!(ok(|p| p.biases = true));
+        assert!(ok(|p| p.solver = Solver::cg()));
+        assert!(ok(|p| {
+            p.biases = true;
+            p.nonnegative = true;
+        }));
+    }
+
+    #[test]
+    fn solver_names_parse() {
+        assert_eq!("Cholesky".parse(), Ok(Solver::Cholesky));
+        assert_eq!("cg".parse(), Ok(Solver::Cg { steps: 3 }));
+        assert!("lu".parse::<Solver>().is_err());
     }
 }

@@ -1,8 +1,90 @@
 //! One half-step of ALS: new factors for every row given the other side's factors.
 
-use nalgebra::{DMatrix, DVector};
-
+use super::dense::{add_outer, axpy, dot, nnls, solve_spd, sym_mul, NnlsScratch};
+use super::params::Solver;
 use super::rows::RatingRows;
+
+/// How ratings enter the least-squares problem.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Feedback {
+    /// Ratings are targets (Spark's default).
+    Explicit,
+    /// Ratings are implicit feedback with confidence `1 + alpha·|r|` (Spark's `implicitPrefs`).
+    Implicit {
+        /// Confidence slope.
+        alpha: f64,
+    },
+}
+
+/// The options of a half-step, taken from validated parameters.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HalfStep {
+    pub rank: usize,
+    pub reg_param: f64,
+    pub feedback: Feedback,
+    pub nonnegative: bool,
+    pub solver: Solver,
+}
+
+/// The side held fixed. Its rows without ratings must have zero factors (they then add
+/// nothing to implicit feedback's `YᵀY`).
+pub(super) struct Fixed<'a> {
+    /// `rank` factors per row.
+    pub factors: &'a [f32],
+    /// With biases: the fixed side's biases and the global mean. The other side's bias is
+    /// then learned as one more unknown whose column in the fixed side is the constant 1, on
+    /// targets `r − mean − b_fixed`.
+    pub biases: Option<(&'a [f32], f32)>,
+}
+
+/// The side being solved.
+pub(super) struct Solved<'a> {
+    /// `rank` factors per row; read as the warm start of [`Solver::Cg`].
+    pub factors: &'a mut [f32],
+    /// One bias per row, present exactly when [`Fixed::biases`] is.
+    pub biases: Option<&'a mut [f32]>,
+    /// Whether each row could be fitted.
+    pub fitted: &'a mut [bool],
+}
+
+/// Buffers of a fit, allocated once so that the per-row loop never allocates.
+#[derive(Clone, Debug)]
+pub(super) struct Workspace {
+    d: usize,
+    gram: Vec<f64>,
+    yty: Vec<f64>,
+    chol: Vec<f64>,
+    rhs: Vec<f64>,
+    sol: Vec<f64>,
+    xa: Vec<f64>,
+    xs: Vec<f64>,
+    wxs: Vec<f64>,
+    residual: Vec<f64>,
+    direction: Vec<f64>,
+    a_dir: Vec<f64>,
+    nnls: NnlsScratch,
+}
+
+impl Workspace {
+    /// Buffers for systems of `d` unknowns (the rank, plus one with biases).
+    pub(super) fn new(d: usize) -> Self {
+        Self {
+            d,
+            gram: vec![0.0; d * d],
+            yty: vec![0.0; d * d],
+            chol: vec![0.0; d * d],
+            rhs: vec![0.0; d],
+            sol: vec![0.0; d],
+            xa: vec![0.0; d],
+            xs: vec![],
+            wxs: vec![],
+            residual: vec![0.0; d],
+            direction: vec![0.0; d],
+            a_dir: vec![0.0; d],
+            nnls: NnlsScratch::new(d),
+        }
+    }
+}
 
 /// Recomputes the factors of every row of `rows` from the fixed factors `src` of the
 /// columns, writing them to `dst` (`rank` values per row) and whether each row could be
@@ -20,64 +102,314 @@ pub fn solve_side(
     dst: &mut [f32],
     fitted: &mut [bool],
 ) {
-    debug_assert_eq!(dst.len(), rows.n_rows() * rank);
-    let mut gram = DMatrix::<f64>::zeros(rank, rank);
-    let mut rhs = DVector::<f64>::zeros(rank);
+    let step = HalfStep {
+        rank,
+        reg_param,
+        feedback: Feedback::Explicit,
+        nonnegative: false,
+        solver: Solver::Cholesky,
+    };
+    let fixed = Fixed {
+        factors: src,
+        biases: None,
+    };
+    let solved = Solved {
+        factors: dst,
+        biases: None,
+        fitted,
+    };
+    half_step(&step, rows, &fixed, solved, &mut Workspace::new(rank));
+}
+
+/// One half-step with every option: for each row, the least-squares problem of Spark's
+/// `ALS.computeFactors` (explicit or implicit, regularised by `reg_param` times the row's
+/// number of explicit ratings), solved by Cholesky, NNLS or conjugate gradient.
+pub(super) fn half_step(
+    step: &HalfStep,
+    rows: &RatingRows,
+    fixed: &Fixed,
+    mut solved: Solved,
+    ws: &mut Workspace,
+) {
+    let rank = step.rank;
+    let d = rank + usize::from(fixed.biases.is_some());
+    debug_assert_eq!(ws.d, d);
+    debug_assert_eq!(fixed.biases.is_some(), solved.biases.is_some());
+    debug_assert_eq!(solved.factors.len(), rows.n_rows() * rank);
+    let cols_of = Columns {
+        rank,
+        d,
+        factors: fixed.factors,
+        biases: fixed.biases,
+    };
+    if let Feedback::Implicit { .. } = step.feedback {
+        // YᵀY over every fixed row, once per half-step (rows without ratings are zero).
+        ws.yty.fill(0.0);
+        for c in 0..fixed.factors.len() / rank {
+            cols_of.load(c, &mut ws.xa);
+            add_outer(&mut ws.yty, d, &ws.xa, 1.0);
+        }
+    }
     for r in 0..rows.n_rows() {
         let (cols, values) = rows.row(r);
-        let out = &mut dst[r * rank..(r + 1) * rank];
-        if cols.is_empty() {
+        let out = &mut solved.factors[r * rank..(r + 1) * rank];
+        let ok = !cols.is_empty()
+            && match step.solver {
+                Solver::Cholesky => {
+                    let n_reg = build_system(step, &cols_of, cols, values, ws);
+                    let lambda = step.reg_param * n_reg as f64;
+                    for a in 0..d {
+                        ws.gram[a * d + a] += lambda;
+                    }
+                    if step.nonnegative {
+                        // Biases are not constrained: only the latent factors are.
+                        nnls(&ws.gram, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
+                    } else {
+                        solve_spd(&ws.gram, d, &ws.rhs, &mut ws.chol, &mut ws.sol)
+                    }
+                }
+                Solver::Cg { steps } => {
+                    for (s, &v) in ws.sol.iter_mut().zip(out.iter()) {
+                        *s = f64::from(v);
+                    }
+                    if let Some(b) = &solved.biases {
+                        ws.sol[rank] = f64::from(b[r]);
+                    }
+                    conjugate_gradient(step, &cols_of, cols, values, steps, ws)
+                }
+            };
+        if ok {
+            for (o, &v) in out.iter_mut().zip(&ws.sol) {
+                *o = v as f32;
+            }
+        } else {
             out.fill(0.0);
-            fitted[r] = false;
-            continue;
         }
-        gram.fill(0.0);
-        rhs.fill(0.0);
-        for (&c, &y) in cols.iter().zip(values) {
-            let x = &src[c as usize * rank..(c as usize + 1) * rank];
-            // Upper triangle only (column-major: element (a, b) with a ≤ b); mirrored below.
-            for b in 0..rank {
-                let xb = f64::from(x[b]);
-                let column = &mut gram.as_mut_slice()[b * rank..b * rank + b + 1];
-                for (g, &xa) in column.iter_mut().zip(x) {
-                    *g += f64::from(xa) * xb;
-                }
-                rhs[b] += f64::from(y) * xb;
-            }
+        if let Some(b) = &mut solved.biases {
+            b[r] = if ok { ws.sol[rank] as f32 } else { 0.0 };
         }
-        let lambda = reg_param * cols.len() as f64;
-        for a in 0..rank {
-            gram[(a, a)] += lambda;
-            for b in a + 1..rank {
-                gram[(b, a)] = gram[(a, b)];
-            }
+        solved.fitted[r] = ok;
+    }
+}
+
+/// The fixed side's columns as the (possibly bias-augmented) vectors of the unknowns.
+struct Columns<'a> {
+    rank: usize,
+    d: usize,
+    factors: &'a [f32],
+    biases: Option<(&'a [f32], f32)>,
+}
+
+impl Columns<'_> {
+    /// Writes column `c`'s vector into `xa`: its factors, then 1 for the solved side's bias.
+    #[inline]
+    fn load(&self, c: usize, xa: &mut [f64]) {
+        let f = &self.factors[c * self.rank..(c + 1) * self.rank];
+        for (x, &v) in xa.iter_mut().zip(f) {
+            *x = f64::from(v);
         }
-        match solve_spd(&gram, &rhs) {
-            Some(f) => {
-                for (o, v) in out.iter_mut().zip(f.iter()) {
-                    *o = *v as f32;
-                }
-                fitted[r] = true;
-            }
-            None => {
-                out.fill(0.0);
-                fitted[r] = false;
-            }
+        if self.d > self.rank {
+            xa[self.rank] = 1.0;
+        }
+    }
+
+    /// The target of a rating of column `c`: the rating less the mean and `c`'s bias.
+    #[inline]
+    fn target(&self, c: usize, y: f32) -> f64 {
+        match self.biases {
+            None => f64::from(y),
+            Some((b, mean)) => f64::from(y) - f64::from(mean) - f64::from(b[c]),
         }
     }
 }
 
-/// Solves a symmetric positive (semi)definite system by Cholesky. A singular system (possible
-/// only with regParam 0) gets a tiny ridge rather than failing outright.
-fn solve_spd(gram: &DMatrix<f64>, rhs: &DVector<f64>) -> Option<DVector<f64>> {
-    if let Some(chol) = gram.clone().cholesky() {
-        return Some(chol.solve(rhs));
+/// Builds one row's normal equations without the regularisation into `ws.gram` (upper
+/// triangle) and `ws.rhs`, returning the number of ratings that scale `reg_param`.
+///
+/// As Spark's `ALS.computeFactors`: explicit ratings add `x xᵀ` and `y x`; implicit ones
+/// start from `YᵀY` and add `c1 x xᵀ` with `c1 = alpha·|r|`, plus `(1 + c1) x` to the
+/// right-hand side only when `r > 0` (preference 1), and only those count in `numExplicits`.
+fn build_system(
+    step: &HalfStep,
+    cols_of: &Columns,
+    cols: &[u32],
+    values: &[f32],
+    ws: &mut Workspace,
+) -> usize {
+    let (d, n) = (cols_of.d, cols.len());
+    // Gather the row's column vectors as f64 rows, converting each value once. The buffers
+    // only grow, to the longest row, so this does not allocate per row.
+    if ws.xs.len() < d * n {
+        ws.xs.resize(d * n, 0.0);
+        ws.wxs.resize(d * n, 0.0);
     }
-    let n = gram.nrows();
-    let scale = (0..n).map(|a| gram[(a, a)].abs()).sum::<f64>() / n as f64;
-    let ridged = gram + DMatrix::<f64>::identity(n, n) * (1e-9 * scale.max(1e-12));
-    let solution = ridged.cholesky()?.solve(rhs);
-    solution.iter().all(|v| v.is_finite()).then_some(solution)
+    let (xs, wxs) = (&mut ws.xs[..d * n], &mut ws.wxs[..d * n]);
+    for (x, &c) in xs.chunks_exact_mut(d).zip(cols) {
+        cols_of.load(c as usize, x);
+    }
+    ws.rhs.fill(0.0);
+    match step.feedback {
+        Feedback::Explicit => {
+            ws.gram.fill(0.0);
+            add_gram(&mut ws.gram, d, xs, xs);
+            for (x, (&c, &y)) in xs.chunks_exact(d).zip(cols.iter().zip(values)) {
+                axpy(&mut ws.rhs, cols_of.target(c as usize, y), x);
+            }
+            n
+        }
+        Feedback::Implicit { alpha } => {
+            // A = YᵀY + Xᵀ diag(c1) X, b = Xᵀ ((1 + c1)·[r > 0]).
+            ws.gram.copy_from_slice(&ws.yty);
+            let mut n_explicit = 0;
+            for ((x, wx), &y) in xs.chunks_exact(d).zip(wxs.chunks_exact_mut(d)).zip(values) {
+                let c1 = alpha * f64::from(y).abs();
+                for (w, &v) in wx.iter_mut().zip(x) {
+                    *w = c1 * v;
+                }
+                if y > 0.0 {
+                    n_explicit += 1;
+                    axpy(&mut ws.rhs, 1.0 + c1, x);
+                }
+            }
+            add_gram(&mut ws.gram, d, wxs, xs);
+            n_explicit
+        }
+    }
+}
+
+/// `gram += Σ_k w_k x_kᵀ` on the upper triangle, for rows `x_k` of `xs` and `w_k` of `wxs`
+/// (`d` values each; `wxs` is `xs` scaled by per-rating weights, or `xs` itself).
+///
+/// Four ratings at a time: each pass over the triangle then does four multiply-adds per
+/// load and store of a Gram entry instead of one, which is what bounds rank-one updates.
+fn add_gram(gram: &mut [f64], d: usize, wxs: &[f64], xs: &[f64]) {
+    let mut w4 = wxs.chunks_exact(4 * d);
+    let mut x4 = xs.chunks_exact(4 * d);
+    for (w, x) in (&mut w4).zip(&mut x4) {
+        let (x0, x1, x2, x3) = (&x[..d], &x[d..2 * d], &x[2 * d..3 * d], &x[3 * d..]);
+        for i in 0..d {
+            let (a0, a1, a2, a3) = (w[i], w[d + i], w[2 * d + i], w[3 * d + i]);
+            let row = &mut gram[i * d + i..(i + 1) * d];
+            let (x0, x1, x2, x3) = (&x0[i..], &x1[i..], &x2[i..], &x3[i..]);
+            let columns = x0.iter().zip(x1).zip(x2.iter().zip(x3));
+            for (g, ((&b0, &b1), (&b2, &b3))) in row.iter_mut().zip(columns) {
+                *g += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+            }
+        }
+    }
+    for (w, x) in w4
+        .remainder()
+        .chunks_exact(d)
+        .zip(x4.remainder().chunks_exact(d))
+    {
+        for i in 0..d {
+            axpy(&mut gram[i * d + i..(i + 1) * d], w[i], &x[i..]);
+        }
+    }
+}
+
+/// One row's regularised system `A f = b`, applied without forming `A` (for CG).
+struct RowSystem<'a> {
+    step: &'a HalfStep,
+    cols_of: &'a Columns<'a>,
+    cols: &'a [u32],
+    values: &'a [f32],
+    yty: &'a [f64],
+}
+
+impl RowSystem<'_> {
+    /// `out = A v`: `Σ (x·v) x` over the ratings (weighted by `c1`, on top of `YᵀY v`, for
+    /// implicit feedback) plus `λ n_r v`. `rhs`, if given, receives `b` in the same pass.
+    fn apply(&self, v: &[f64], out: &mut [f64], mut rhs: Option<&mut [f64]>, xa: &mut [f64]) {
+        let (cols_of, d) = (self.cols_of, self.cols_of.d);
+        if let Some(b) = rhs.as_deref_mut() {
+            b.fill(0.0);
+        }
+        let pairs = self.cols.iter().zip(self.values);
+        let n_reg = match self.step.feedback {
+            Feedback::Explicit => {
+                out.fill(0.0);
+                for (&c, &y) in pairs {
+                    cols_of.load(c as usize, xa);
+                    axpy(out, dot(xa, v), xa);
+                    if let Some(b) = rhs.as_deref_mut() {
+                        axpy(b, cols_of.target(c as usize, y), xa);
+                    }
+                }
+                self.cols.len()
+            }
+            Feedback::Implicit { alpha } => {
+                sym_mul(self.yty, d, v, out);
+                let mut n_explicit = 0;
+                for (&c, &y) in pairs {
+                    let c1 = alpha * f64::from(y).abs();
+                    cols_of.load(c as usize, xa);
+                    if c1 != 0.0 {
+                        axpy(out, c1 * dot(xa, v), xa);
+                    }
+                    if y > 0.0 {
+                        n_explicit += 1;
+                        if let Some(b) = rhs.as_deref_mut() {
+                            axpy(b, 1.0 + c1, xa);
+                        }
+                    }
+                }
+                n_explicit
+            }
+        };
+        axpy(out, self.step.reg_param * n_reg as f64, v);
+    }
+}
+
+/// `steps` conjugate-gradient steps on one row's regularised system, from the warm start in
+/// `ws.sol` (the row's current factors), as the `implicit` library's `_least_squares_cg`.
+/// False if the result is not finite.
+fn conjugate_gradient(
+    step: &HalfStep,
+    cols_of: &Columns,
+    cols: &[u32],
+    values: &[f32],
+    steps: usize,
+    ws: &mut Workspace,
+) -> bool {
+    let d = cols_of.d;
+    let system = RowSystem {
+        step,
+        cols_of,
+        cols,
+        values,
+        yty: &ws.yty,
+    };
+    // residual = b − A x, direction = residual.
+    system.apply(&ws.sol, &mut ws.a_dir, Some(&mut ws.rhs), &mut ws.xa);
+    for k in 0..d {
+        ws.residual[k] = ws.rhs[k] - ws.a_dir[k];
+    }
+    ws.direction.copy_from_slice(&ws.residual);
+    let mut rs = dot(&ws.residual, &ws.residual);
+    // Stop once the residual is at rounding level relative to b: further steps divide noise.
+    let floor = 1e-28 * dot(&ws.rhs, &ws.rhs);
+    for _ in 0..steps {
+        // Also stops on NaN, hence not `rs <= floor`.
+        if rs.partial_cmp(&floor) != Some(std::cmp::Ordering::Greater) {
+            break;
+        }
+        system.apply(&ws.direction, &mut ws.a_dir, None, &mut ws.xa);
+        let curvature = dot(&ws.direction, &ws.a_dir);
+        if curvature.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            break;
+        }
+        let alpha = rs / curvature;
+        axpy(&mut ws.sol, alpha, &ws.direction);
+        axpy(&mut ws.residual, -alpha, &ws.a_dir);
+        let rs_new = dot(&ws.residual, &ws.residual);
+        let beta = rs_new / rs;
+        for k in 0..d {
+            ws.direction[k] = ws.residual[k] + beta * ws.direction[k];
+        }
+        rs = rs_new;
+    }
+    ws.sol.iter().all(|v| v.is_finite())
 }
 
 #[cfg(test)]
@@ -85,6 +417,7 @@ mod tests {
     use super::*;
     use crate::ids::IdMap;
     use crate::ratings::Ratings;
+    use nalgebra::{DMatrix, DVector};
 
     /// One half-step against a direct solve of the same normal equations built densely:
     /// f_u = (Xᵤᵀ Xᵤ + λ nᵤ I)⁻¹ Xᵤᵀ yᵤ, inverted by LU rather than Cholesky.
@@ -156,5 +489,201 @@ mod tests {
         // One rating, rank 2, no regularisation: x xᵀ is singular.
         solve_side(&rows, &[1.0, 1.0], 2, 0.0, &mut dst, &mut fitted);
         assert!(dst.iter().all(|v| v.is_finite()), "{dst:?}");
+    }
+
+    /// Ratings of two users over five items, with a negative and a zero rating, and fixed
+    /// item factors of rank 3.
+    fn small_problem() -> (Ratings, Vec<f32>, usize) {
+        let rank = 3;
+        let item_factors: Vec<f32> = (0..5 * rank)
+            .map(|k| ((k * 7 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let data: [(&str, &[usize], &[f32]); 2] = [
+            ("u0", &[0, 1, 2, 4], &[4.0, 2.0, 5.0, 1.0]),
+            ("u1", &[1, 3, 4, 0], &[3.0, -2.0, 0.0, 2.0]),
+        ];
+        let item_ids: Vec<String> = (0..5).map(|i| format!("i{i}")).collect();
+        let mut ratings = Ratings::with_maps(IdMap::new(), IdMap::from(item_ids));
+        for (u, items, ys) in data {
+            for (i, &y) in items.iter().zip(ys) {
+                ratings.push(u, &format!("i{i}"), y);
+            }
+        }
+        (ratings, item_factors, rank)
+    }
+
+    fn params(rank: usize, reg_param: f64, feedback: Feedback, solver: Solver) -> HalfStep {
+        HalfStep {
+            rank,
+            reg_param,
+            feedback,
+            nonnegative: false,
+            solver,
+        }
+    }
+
+    /// Runs one half-step over users from the factors `start` (and biases 0), returning
+    /// factors, biases and fitted flags.
+    fn run(
+        step: &HalfStep,
+        ratings: &Ratings,
+        item_factors: &[f32],
+        item_biases: Option<(&[f32], f32)>,
+        start: &[f32],
+    ) -> (Vec<f32>, Vec<f32>, Vec<bool>) {
+        let rows = RatingRows::by_user(ratings);
+        let n = rows.n_rows();
+        let mut factors = start.to_vec();
+        let mut biases = vec![0f32; n];
+        let mut fitted = vec![false; n];
+        let d = step.rank + usize::from(item_biases.is_some());
+        half_step(
+            step,
+            &rows,
+            &Fixed {
+                factors: item_factors,
+                biases: item_biases,
+            },
+            Solved {
+                factors: &mut factors,
+                biases: item_biases.is_some().then_some(&mut biases[..]),
+                fitted: &mut fitted,
+            },
+            &mut Workspace::new(d),
+        );
+        (factors, biases, fitted)
+    }
+
+    /// Implicit feedback against Hu, Koren & Volinsky's dense form of Spark's equations:
+    /// f_u = (Yᵀ Cᵤ Y + λ nᵤ⁺ I)⁻¹ Yᵀ Cᵤ pᵤ over *all* items, with cᵤᵢ = 1 + α|rᵤᵢ| (1 when
+    /// unrated), pᵤᵢ = [rᵤᵢ > 0], and nᵤ⁺ the user's number of positive ratings.
+    #[test]
+    fn implicit_half_step_matches_a_dense_solve_of_the_confidence_weighted_equations() {
+        let (ratings, item_factors, rank) = small_problem();
+        let (alpha, reg) = (2.5, 0.3);
+        let step = params(rank, reg, Feedback::Implicit { alpha }, Solver::Cholesky);
+        let (got, _, fitted) = run(&step, &ratings, &item_factors, None, &[0.0; 6]);
+        assert_eq!(fitted, vec![true, true]);
+
+        let y = DMatrix::<f64>::from_fn(5, rank, |r, c| f64::from(item_factors[r * rank + c]));
+        let rows = RatingRows::by_user(&ratings);
+        for u in 0..2 {
+            let (cols, values) = rows.row(u);
+            let mut conf = DVector::<f64>::from_element(5, 1.0);
+            let mut pref = DVector::<f64>::zeros(5);
+            for (&i, &r) in cols.iter().zip(values) {
+                conf[i as usize] = 1.0 + alpha * f64::from(r).abs();
+                pref[i as usize] = if r > 0.0 { 1.0 } else { 0.0 };
+            }
+            let n_pos = values.iter().filter(|&&r| r > 0.0).count() as f64;
+            let cu = DMatrix::from_diagonal(&conf);
+            let lhs = y.transpose() * &cu * &y + DMatrix::identity(rank, rank) * (reg * n_pos);
+            let want = lhs.lu().solve(&(y.transpose() * &cu * &pref)).unwrap();
+            for c in 0..rank {
+                let g = f64::from(got[u * rank + c]);
+                assert!(
+                    (g - want[c]).abs() < 1e-5,
+                    "user {u} factor {c}: {g} vs {}",
+                    want[c]
+                );
+            }
+        }
+    }
+
+    /// With biases, a user's unknowns are its factors and its bias, fitted to
+    /// `r − mean − b_i` on the item vectors `[v_i, 1]`, all regularised by λ nᵤ.
+    #[test]
+    fn biased_half_step_solves_the_augmented_equations() {
+        let (ratings, item_factors, rank) = small_problem();
+        let item_biases = [0.5f32, -0.25, 0.0, 1.0, -1.0];
+        let (mean, reg) = (2.5f32, 0.2);
+        let step = params(rank, reg, Feedback::Explicit, Solver::Cholesky);
+        let (got, biases, _) = run(
+            &step,
+            &ratings,
+            &item_factors,
+            Some((&item_biases, mean)),
+            &[0.0; 6],
+        );
+        let rows = RatingRows::by_user(&ratings);
+        for u in 0..2 {
+            let (cols, values) = rows.row(u);
+            let n = cols.len();
+            let x = DMatrix::<f64>::from_fn(n, rank + 1, |r, c| {
+                if c == rank {
+                    1.0
+                } else {
+                    f64::from(item_factors[cols[r] as usize * rank + c])
+                }
+            });
+            let t = DVector::<f64>::from_fn(n, |r, _| {
+                f64::from(values[r]) - f64::from(mean) - f64::from(item_biases[cols[r] as usize])
+            });
+            let lhs = x.transpose() * &x + DMatrix::identity(rank + 1, rank + 1) * (reg * n as f64);
+            let want = lhs.lu().solve(&(x.transpose() * t)).unwrap();
+            for c in 0..rank {
+                assert!((f64::from(got[u * rank + c]) - want[c]).abs() < 1e-5);
+            }
+            assert!((f64::from(biases[u]) - want[rank]).abs() < 1e-5);
+        }
+    }
+
+    /// Enough CG steps from an arbitrary warm start reach the Cholesky solution, explicit,
+    /// implicit and with biases alike; three steps from that solution stay there.
+    #[test]
+    fn conjugate_gradient_with_many_steps_matches_cholesky() {
+        let (ratings, item_factors, rank) = small_problem();
+        let item_biases = [0.5f32, -0.25, 0.0, 1.0, -1.0];
+        let start = [0.3f32, -0.7, 0.2, 1.1, 0.0, -0.4];
+        for (feedback, biases) in [
+            (Feedback::Explicit, None),
+            (Feedback::Implicit { alpha: 4.0 }, None),
+            (Feedback::Explicit, Some((&item_biases[..], 3.0f32))),
+        ] {
+            let exact = params(rank, 0.1, feedback, Solver::Cholesky);
+            let (want, want_b, _) = run(&exact, &ratings, &item_factors, biases, &start);
+            let cg = params(rank, 0.1, feedback, Solver::Cg { steps: 50 });
+            let (got, got_b, fitted) = run(&cg, &ratings, &item_factors, biases, &start);
+            assert_eq!(fitted, vec![true, true]);
+            for (g, w) in got.iter().zip(&want).chain(got_b.iter().zip(&want_b)) {
+                assert!((g - w).abs() < 1e-4, "{feedback:?}: {got:?} vs {want:?}");
+            }
+            if biases.is_some() {
+                continue; // `run` restarts biases at 0, so this would not be a warm start.
+            }
+            let few = params(rank, 0.1, feedback, Solver::Cg { steps: 3 });
+            let (again, _, _) = run(&few, &ratings, &item_factors, biases, &want);
+            for (g, w) in again.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-4, "{feedback:?} warm start: {again:?}");
+            }
+        }
+    }
+
+    /// Non-negative rows are the NNLS solution: ≥ 0, and equal to Cholesky's where that
+    /// solution happens to be non-negative already.
+    #[test]
+    fn nonnegative_half_step_is_nonnegative_and_exact_when_unconstrained() {
+        let (ratings, item_factors, rank) = small_problem();
+        let exact = params(rank, 0.3, Feedback::Explicit, Solver::Cholesky);
+        let nn = HalfStep {
+            nonnegative: true,
+            ..exact
+        };
+        let (free, _, _) = run(&exact, &ratings, &item_factors, None, &[0.0; 6]);
+        let (got, _, fitted) = run(&nn, &ratings, &item_factors, None, &[0.0; 6]);
+        assert_eq!(fitted, vec![true, true]);
+        assert!(got.iter().all(|&v| v >= 0.0), "{got:?}");
+        assert!(
+            free.iter().any(|&v| v < 0.0),
+            "the test needs an active bound"
+        );
+        for u in 0..2 {
+            let row = &free[u * rank..(u + 1) * rank];
+            if row.iter().all(|&v| v >= 0.0) {
+                for c in 0..rank {
+                    assert!((got[u * rank + c] - row[c]).abs() < 1e-5);
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Creates .venv-bench with PySpark (Java 17 must be on the machine), when a Spark side-by-side
+# run is asked for. Prints the venv's python.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYSPARK_VERSION=${PYSPARK_VERSION:-4.3.0}
+if ! .venv-bench/bin/python -c "import pyspark, sys; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+  echo "[bench] installing pyspark $PYSPARK_VERSION into .venv-bench" >&2
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install -q "pyspark==$PYSPARK_VERSION" >&2
+fi
+echo "$PWD/.venv-bench/bin/python"

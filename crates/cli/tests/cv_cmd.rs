@@ -1,0 +1,196 @@
+//! `affinity cv`: its flags and JSON, which later tooling relies on.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn affinity(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// 60 users × 40 items from a planted rank-2 structure, every third cell observed.
+fn write_planted(dir: &Path) -> String {
+    let mut s = String::from("user,item,rating\n");
+    for u in 0..60 {
+        for i in 0..40 {
+            if (u + 2 * i) % 3 == 0 {
+                let a = 1.0 + (u % 5) as f64 * 0.2;
+                let b = 1.0 + (i % 4) as f64 * 0.25;
+                let c = 0.5 + (u % 3) as f64 * 0.3;
+                let d = 0.5 + (i % 7) as f64 * 0.1;
+                writeln!(s, "user{u},item{i},{:.3}", a * b + c * d).unwrap();
+            }
+        }
+    }
+    let path = dir.join("r.csv");
+    std::fs::write(&path, s).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn as_f64(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn cv_with_a_split_prints_every_grid_point_the_best_and_the_test_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    let (ok, out, err) = affinity(&[
+        "cv",
+        "--ratings",
+        &path,
+        "--folds",
+        "3",
+        "--rank",
+        "1,4",
+        "--reg-param",
+        "0.01,0.1,0.5",
+        "--max-iter",
+        "10",
+        "--split",
+        "0.8",
+        "--seed",
+        "42",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "best",
+        "results",
+        "test_rmse",
+        "test_mae",
+        "test_ndcg_at_k",
+        "seconds",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2 * 3);
+    for r in results {
+        for key in ["rank", "max_iter", "reg_param", "alpha", "mean", "std"] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        assert_eq!(r["scores"].as_array().unwrap().len(), 3);
+        assert!(as_f64(&r["std"]) >= 0.0);
+    }
+    let best = &v["best"];
+    let same = |r: &Value| {
+        ["rank", "max_iter", "reg_param", "alpha"]
+            .iter()
+            .all(|k| r[k] == best[k])
+    };
+    assert!(results.iter().any(same), "best {best} is not a grid point");
+    // RMSE: the best has the lowest mean of all points.
+    let lowest = results
+        .iter()
+        .map(|r| as_f64(&r["mean"]))
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(as_f64(&best["mean"]), lowest);
+    // The data is exactly rank 2 (a·b + c·d), so rank 1 underfits and rank 4 wins.
+    assert_eq!(best["rank"], 4);
+    let test_rmse = as_f64(&v["test_rmse"]);
+    assert!(test_rmse > 0.0 && test_rmse < 0.5, "{test_rmse}");
+    assert!(as_f64(&v["test_mae"]) <= test_rmse + 1e-12);
+    assert!(as_f64(&v["seconds"]) > 0.0);
+}
+
+#[test]
+fn cv_without_a_split_selects_by_ndcg_and_has_no_test_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    let (ok, out, err) = affinity(&[
+        "cv",
+        "--ratings",
+        &path,
+        "--folds",
+        "2",
+        "--rank",
+        "2,3",
+        "--max-iter",
+        "5",
+        "--metric",
+        "ndcg_at_k",
+        "--top-k",
+        "5",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["metric"], "ndcg_at_k");
+    assert!(v["test_rmse"].is_null());
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let highest = results
+        .iter()
+        .map(|r| as_f64(&r["mean"]))
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(
+        as_f64(&v["best"]["mean"]),
+        highest,
+        "NDCG: higher is better"
+    );
+    assert!((0.0..=1.0).contains(&highest));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    let cases: [(&[&str], &str); 3] = [
+        (&["--folds", "1"], "at least 2"),
+        (&["--rank", "0"], "rank must be at least 1"),
+        (&["--split", "1.5"], "between 0 and 1"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["cv", "--ratings", &path, "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = affinity(&args);
+        assert!(!ok, "{extra:?} succeeded: {out}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (ok, _, err) = affinity(&["cv", "--ratings", "/nonexistent/r.csv", "--json"]);
+    assert!(!ok && err.contains("cannot read"), "{err}");
+}
+
+/// `--implicit`, `--biases` and `--alpha` either work or say they are not supported yet,
+/// depending on whether the engine has the fields; they never panic.
+#[test]
+fn engine_dependent_flags_work_or_say_they_are_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    for (extra, flag) in [
+        (&["--implicit", "--alpha", "1,10"][..], "--implicit"),
+        (&["--biases"][..], "--biases"),
+    ] {
+        let mut args = vec!["cv", "--ratings", &path, "--max-iter", "3", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = affinity(&args);
+        if ok {
+            let v: Value = serde_json::from_str(&out).unwrap();
+            let results = v["results"].as_array().unwrap();
+            if flag == "--implicit" {
+                let alphas: Vec<f64> = results.iter().map(|r| as_f64(&r["alpha"])).collect();
+                assert_eq!(alphas, vec![1.0, 10.0], "{out}");
+            } else {
+                assert_eq!(results.len(), 1, "{out}");
+            }
+        } else {
+            assert!(
+                err.contains(&format!("{flag} is not supported yet")),
+                "{flag}: {err}"
+            );
+        }
+    }
+}

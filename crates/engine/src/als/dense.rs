@@ -1,0 +1,374 @@
+//! Small dense symmetric linear algebra on flat `f64` buffers, for the per-row solves.
+//!
+//! A symmetric `d × d` matrix is a row-major buffer of `d * d` values of which only the upper
+//! triangle (`a[i * d + j]` with `j ≥ i`) is read or written: every row of ALS builds one, so
+//! halving the work of the rank-one updates matters, and none of these functions allocates.
+
+/// Dot product, with four accumulators so that the compiler can vectorise it (a single
+/// floating-point accumulator forbids reordering the additions).
+#[inline]
+pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (a4, a_rest) = a.split_at(n - n % 4);
+    let (b4, b_rest) = b.split_at(n - n % 4);
+    for (x, y) in a4.chunks_exact(4).zip(b4.chunks_exact(4)) {
+        acc[0] += x[0] * y[0];
+        acc[1] += x[1] * y[1];
+        acc[2] += x[2] * y[2];
+        acc[3] += x[3] * y[3];
+    }
+    let tail: f64 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// `y += w · x`.
+#[inline]
+pub(super) fn axpy(y: &mut [f64], w: f64, x: &[f64]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += w * xi;
+    }
+}
+
+/// `a += w · x xᵀ` on the upper triangle.
+#[inline]
+pub(super) fn add_outer(a: &mut [f64], d: usize, x: &[f64], w: f64) {
+    for i in 0..d {
+        let wxi = w * x[i];
+        axpy(&mut a[i * d + i..(i + 1) * d], wxi, &x[i..d]);
+    }
+}
+
+/// `out = A x` for the symmetric `A` stored in the upper triangle of `a`.
+pub(super) fn sym_mul(a: &[f64], d: usize, x: &[f64], out: &mut [f64]) {
+    out[..d].fill(0.0);
+    for i in 0..d {
+        let row = &a[i * d + i + 1..(i + 1) * d];
+        let xi = x[i];
+        out[i] += a[i * d + i] * xi + dot(row, &x[i + 1..d]);
+        axpy(&mut out[i + 1..d], xi, row);
+    }
+}
+
+/// Replaces the upper triangle of `u` (row-major, `u[k * d + j]` with `j ≥ k`) by the
+/// Cholesky factor `U` with `A = UᵀU`; false when `A` is not numerically positive definite
+/// (then `u` is garbage).
+///
+/// Right-looking (outer-product) form on the upper triangle: every inner loop is an `axpy`
+/// along a contiguous row, which vectorises, unlike the short dependent dot products of the
+/// row-by-row form (that one took as long as building the Gram matrix at rank 40).
+pub(super) fn cholesky_in_place(u: &mut [f64], d: usize) -> bool {
+    for k in 0..d {
+        let (head, tail) = u.split_at_mut((k + 1) * d);
+        let row_k = &mut head[k * d..];
+        let pivot = row_k[k];
+        if !(pivot > 0.0 && pivot.is_finite()) {
+            return false;
+        }
+        let p = pivot.sqrt();
+        row_k[k] = p;
+        let inv = 1.0 / p;
+        for v in &mut row_k[k + 1..] {
+            *v *= inv;
+        }
+        for (i, row_i) in (k + 1..d).zip(tail.chunks_exact_mut(d)) {
+            axpy(&mut row_i[i..], -row_k[i], &row_k[i..]);
+        }
+    }
+    true
+}
+
+/// Solves `UᵀU x = b` in place (`b` becomes `x`) given the factor from
+/// [`cholesky_in_place`].
+pub(super) fn cholesky_solve(u: &[f64], d: usize, b: &mut [f64]) {
+    // Uᵀ y = b, column by column so that rows of U are read contiguously.
+    for k in 0..d {
+        let row = &u[k * d..(k + 1) * d];
+        b[k] /= row[k];
+        let yk = b[k];
+        axpy(&mut b[k + 1..d], -yk, &row[k + 1..]);
+    }
+    // U x = y.
+    for k in (0..d).rev() {
+        let row = &u[k * d..(k + 1) * d];
+        let s = dot(&row[k + 1..], &b[k + 1..d]);
+        b[k] = (b[k] - s) / row[k];
+    }
+}
+
+/// Copies the upper triangle of `a` into `u`, adding `ridge` to the diagonal.
+fn copy_upper(a: &[f64], d: usize, u: &mut [f64], ridge: f64) {
+    u[..d * d].copy_from_slice(&a[..d * d]);
+    for i in 0..d {
+        u[i * d + i] += ridge;
+    }
+}
+
+/// Solves the symmetric positive (semi)definite system `A x = b` (upper triangle of `a`)
+/// into `x`, using `scratch` (`d * d` values) for the factor. A singular system (possible
+/// only with regParam 0) gets a tiny ridge rather than failing outright; false if even that
+/// fails or `x` is not finite.
+pub(super) fn solve_spd(
+    a: &[f64],
+    d: usize,
+    b: &[f64],
+    scratch: &mut [f64],
+    x: &mut [f64],
+) -> bool {
+    x[..d].copy_from_slice(&b[..d]);
+    copy_upper(a, d, scratch, 0.0);
+    if !cholesky_in_place(scratch, d) {
+        let scale = (0..d).map(|i| a[i * d + i].abs()).sum::<f64>() / d as f64;
+        copy_upper(a, d, scratch, 1e-9 * scale.max(1e-12));
+        if !cholesky_in_place(scratch, d) {
+            return false;
+        }
+    }
+    cholesky_solve(scratch, d, x);
+    x[..d].iter().all(|v| v.is_finite())
+}
+
+/// Buffers for [`nnls`], sized once for systems of up to `d` unknowns.
+#[derive(Clone, Debug)]
+pub(super) struct NnlsScratch {
+    passive: Vec<bool>,
+    index: Vec<usize>,
+    sub: Vec<f64>,
+    sub_scratch: Vec<f64>,
+    sub_rhs: Vec<f64>,
+    sub_x: Vec<f64>,
+    s: Vec<f64>,
+    w: Vec<f64>,
+}
+
+impl NnlsScratch {
+    /// Buffers for systems of up to `d` unknowns.
+    pub(super) fn new(d: usize) -> Self {
+        Self {
+            passive: vec![false; d],
+            index: vec![0; d],
+            sub: vec![0.0; d * d],
+            sub_scratch: vec![0.0; d * d],
+            sub_rhs: vec![0.0; d],
+            sub_x: vec![0.0; d],
+            s: vec![0.0; d],
+            w: vec![0.0; d],
+        }
+    }
+}
+
+/// Minimises `½ xᵀ A x − bᵀ x` subject to `x_j ≥ 0` for `j < n_constrained` (the remaining
+/// unknowns are free), for a symmetric positive definite `A` (upper triangle of `a`), by
+/// Lawson and Hanson's active-set method (1974, ch. 23) applied to the normal equations.
+///
+/// This is the problem Spark's `NNLSSolver` solves for `nonnegative`; the active-set method
+/// ends with the exact solution after finitely many steps, so its answer can be checked
+/// against the KKT conditions. False (and `x` zero) if a subsystem cannot be solved.
+pub(super) fn nnls(
+    a: &[f64],
+    d: usize,
+    b: &[f64],
+    n_constrained: usize,
+    x: &mut [f64],
+    ws: &mut NnlsScratch,
+) -> bool {
+    let x = &mut x[..d];
+    x.fill(0.0);
+    ws.passive[..d].fill(false);
+    ws.passive[n_constrained..d].fill(true);
+    if n_constrained < d {
+        // The free unknowns start at their unconstrained optimum with the others at 0.
+        if !solve_passive(a, d, b, ws) {
+            return false;
+        }
+        x.copy_from_slice(&ws.s[..d]);
+    }
+    let b_scale = b[..d].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tol = 1e-11 * b_scale.max(f64::MIN_POSITIVE);
+    // Lawson and Hanson's bound on outer iterations; each adds one unknown to the passive set.
+    for _ in 0..3 * d + 10 {
+        // Gradient of the negated objective: positive entries would improve if raised.
+        sym_mul(a, d, x, &mut ws.w);
+        for (wj, &bj) in ws.w[..d].iter_mut().zip(b) {
+            *wj = bj - *wj;
+        }
+        let entering = (0..n_constrained)
+            .filter(|&j| !ws.passive[j] && ws.w[j] > tol)
+            .max_by(|&p, &q| ws.w[p].total_cmp(&ws.w[q]));
+        let Some(t) = entering else { break };
+        ws.passive[t] = true;
+        // Inner loop: each pass drops at least one unknown from the passive set.
+        for _ in 0..=d {
+            if !solve_passive(a, d, b, ws) {
+                x.fill(0.0);
+                return false;
+            }
+            let mut step = 1.0f64;
+            let mut blocking = None;
+            for (j, (&xj, &sj)) in x.iter().zip(&ws.s).enumerate().take(n_constrained) {
+                if ws.passive[j] && sj <= 0.0 {
+                    // x_j ≥ 0 ≥ s_j, so the ratio is in [0, 1] (0 when both are 0).
+                    let gap = xj - sj;
+                    let ratio = if gap > 0.0 { xj / gap } else { 0.0 };
+                    if blocking.is_none() || ratio < step {
+                        step = ratio;
+                        blocking = Some(j);
+                    }
+                }
+            }
+            let Some(blocking) = blocking else {
+                x.copy_from_slice(&ws.s[..d]);
+                break;
+            };
+            let step = step.clamp(0.0, 1.0);
+            for (xj, &sj) in x.iter_mut().zip(&ws.s) {
+                *xj += step * (sj - *xj);
+            }
+            x[blocking] = 0.0;
+            ws.passive[blocking] = false;
+            for (xj, passive) in x.iter_mut().zip(&mut ws.passive).take(n_constrained) {
+                if *passive && *xj <= 0.0 {
+                    *xj = 0.0;
+                    *passive = false;
+                }
+            }
+        }
+    }
+    x.iter().all(|v| v.is_finite())
+}
+
+/// Solves `A_PP s_P = b_P` on the passive set `P`, writing `s` with zeros off `P`.
+fn solve_passive(a: &[f64], d: usize, b: &[f64], ws: &mut NnlsScratch) -> bool {
+    let mut m = 0;
+    for j in 0..d {
+        if ws.passive[j] {
+            ws.index[m] = j;
+            m += 1;
+        }
+    }
+    for p in 0..m {
+        let i = ws.index[p];
+        for q in p..m {
+            // index is increasing, so (i, index[q]) is in the upper triangle.
+            ws.sub[p * m + q] = a[i * d + ws.index[q]];
+        }
+        ws.sub_rhs[p] = b[i];
+    }
+    ws.s[..d].fill(0.0);
+    if m == 0 {
+        return true;
+    }
+    if !solve_spd(&ws.sub, m, &ws.sub_rhs, &mut ws.sub_scratch, &mut ws.sub_x) {
+        return false;
+    }
+    for p in 0..m {
+        ws.s[ws.index[p]] = ws.sub_x[p];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A random SPD matrix `M Mᵀ + εI` (full storage, so tests can read any entry) and `b`.
+    fn random_system(rng: &mut ChaCha8Rng, d: usize) -> (Vec<f64>, Vec<f64>) {
+        let m: Vec<f64> = (0..d * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut a = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..d {
+                a[i * d + j] = (0..d).map(|k| m[i * d + k] * m[j * d + k]).sum::<f64>();
+            }
+            a[i * d + i] += 0.05;
+        }
+        let b = (0..d).map(|_| rng.random_range(-2.0..2.0)).collect();
+        (a, b)
+    }
+
+    fn objective(a: &[f64], d: usize, b: &[f64], x: &[f64]) -> f64 {
+        let mut ax = vec![0.0; d];
+        sym_mul(a, d, x, &mut ax);
+        0.5 * dot(x, &ax) - dot(b, x)
+    }
+
+    #[test]
+    fn cholesky_solves_a_known_system() {
+        // A = [[4, 2], [2, 3]], b = [2, 1] → x = [0.5, 0].
+        let a = [4.0, 2.0, 0.0, 3.0];
+        let mut scratch = [0.0; 4];
+        let mut x = [0.0; 2];
+        assert!(solve_spd(&a, 2, &[2.0, 1.0], &mut scratch, &mut x));
+        assert!((x[0] - 0.5).abs() < 1e-14 && x[1].abs() < 1e-14, "{x:?}");
+        assert!(
+            !cholesky_in_place(&mut [1.0, 2.0, 0.0, 1.0], 2),
+            "indefinite"
+        );
+    }
+
+    #[test]
+    fn nnls_meets_the_kkt_conditions_and_beats_every_active_set_by_brute_force() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut hit_bound = 0;
+        for trial in 0..200 {
+            let d: usize = 1 + trial % 6;
+            let n_constrained = if trial % 3 == 0 {
+                d.saturating_sub(1)
+            } else {
+                d
+            };
+            let (a, b) = random_system(&mut rng, d);
+            let mut ws = NnlsScratch::new(d);
+            let mut x = vec![0.0; d];
+            assert!(nnls(&a, d, &b, n_constrained, &mut x, &mut ws));
+            // KKT: feasible; gradient zero on positive (or free) unknowns, ≤ 0 at the bound.
+            let mut ax = vec![0.0; d];
+            sym_mul(&a, d, &x, &mut ax);
+            for j in 0..d {
+                let g = b[j] - ax[j];
+                if j < n_constrained {
+                    assert!(x[j] >= 0.0, "trial {trial}: x = {x:?}");
+                }
+                if j >= n_constrained || x[j] > 0.0 {
+                    assert!(g.abs() < 1e-9, "trial {trial}: stationarity {g} at {j}");
+                } else {
+                    hit_bound += 1;
+                    assert!(g <= 1e-9, "trial {trial}: multiplier {g} at {j}");
+                }
+            }
+            // Brute force: the best feasible unconstrained solve over every subset of the
+            // constrained unknowns allowed to be nonzero.
+            let mut best = f64::INFINITY;
+            for mask in 0u32..1 << n_constrained {
+                let idx: Vec<usize> = (0..d)
+                    .filter(|&j| j >= n_constrained || mask & (1 << j) != 0)
+                    .collect();
+                let m = idx.len();
+                let sub: Vec<f64> = (0..m * m).map(|k| a[idx[k / m] * d + idx[k % m]]).collect();
+                let rhs: Vec<f64> = idx.iter().map(|&j| b[j]).collect();
+                let (mut scratch, mut s) = (vec![0.0; m * m], vec![0.0; m]);
+                if m > 0 && !solve_spd(&sub, m, &rhs, &mut scratch, &mut s) {
+                    continue;
+                }
+                let mut full = vec![0.0; d];
+                for (p, &j) in idx.iter().enumerate() {
+                    full[j] = s[p];
+                }
+                if full[..n_constrained].iter().all(|&v| v >= 0.0) {
+                    best = best.min(objective(&a, d, &b, &full));
+                }
+            }
+            let got = objective(&a, d, &b, &x);
+            assert!(
+                got <= best + 1e-9,
+                "trial {trial}: {got} vs brute force {best}"
+            );
+        }
+        assert!(
+            hit_bound > 50,
+            "the trials must exercise the bound, {hit_bound}"
+        );
+    }
+}

@@ -1,0 +1,761 @@
+//! Serving a fitted model: top-N for many users at once, similar items, new users folded
+//! in without retraining, and explanations of a score in terms of the user's own ratings.
+//!
+//! Everything here uses only [`AlsModel`]'s public accessors. Batch scores are
+//! [`AlsModel::predict`]'s, accumulated in the same order, so a batch recommendation equals
+//! the one-user [`AlsModel::recommend`] bit for bit. Fold-in, explanations, similar items and
+//! [`recommend_with_factors`] work on the latent factors alone (`u·v`): for a model fitted
+//! with biases they ignore the mean and the biases.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::als::AlsModel;
+use crate::ratings::Ratings;
+
+/// Users scored together: their factors stay in cache while a tile of items streams by.
+const USER_BLOCK: usize = 64;
+/// Items per tile: `ITEM_TILE × rank` f32 (20 KiB at rank 10) stays in L1/L2.
+const ITEM_TILE: usize = 512;
+
+/// The items each user rated, as sorted lists stored contiguously (compressed sparse rows),
+/// so that "did `user` rate `item`?" is a binary search in a short slice.
+#[derive(Clone, Debug, Default)]
+pub struct RatedItems {
+    offsets: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl RatedItems {
+    /// Groups the items of `ratings` by user: one counting pass, one placing pass, then each
+    /// user's short list is sorted and deduplicated.
+    pub fn from_ratings(ratings: &Ratings) -> Self {
+        let n_users = ratings.n_users();
+        let mut offsets = vec![0usize; n_users + 1];
+        for &u in ratings.user_indices() {
+            offsets[u as usize + 1] += 1;
+        }
+        for u in 0..n_users {
+            offsets[u + 1] += offsets[u];
+        }
+        let mut next = offsets.clone();
+        let mut items = vec![0u32; ratings.len()];
+        for (&u, &i) in ratings.user_indices().iter().zip(ratings.item_indices()) {
+            items[next[u as usize]] = i;
+            next[u as usize] += 1;
+        }
+        // Sort each row, then squeeze out duplicate (user, item) pairs in place.
+        let mut write = 0;
+        let mut new_offsets = Vec::with_capacity(n_users + 1);
+        new_offsets.push(0);
+        for u in 0..n_users {
+            let row = &mut items[offsets[u]..offsets[u + 1]];
+            row.sort_unstable();
+            let mut last = None;
+            for k in offsets[u]..offsets[u + 1] {
+                let i = items[k];
+                if last != Some(i) {
+                    items[write] = i;
+                    write += 1;
+                    last = Some(i);
+                }
+            }
+            new_offsets.push(write);
+        }
+        items.truncate(write);
+        Self {
+            offsets: new_offsets,
+            items,
+        }
+    }
+
+    /// Number of users covered (users beyond it have rated nothing).
+    pub fn n_users(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// The items `user` rated, sorted and without repeats; empty for an unknown user.
+    pub fn items_of(&self, user: u32) -> &[u32] {
+        let u = user as usize;
+        if u < self.n_users() {
+            &self.items[self.offsets[u]..self.offsets[u + 1]]
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether `user` rated `item`.
+    pub fn contains(&self, user: u32, item: u32) -> bool {
+        self.items_of(user).binary_search(&item).is_ok()
+    }
+}
+
+/// A candidate in a top-N heap, ordered so that "greater" means "recommended first":
+/// higher score, then lower item index (the tie-break of [`AlsModel::recommend`]).
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    score: f32,
+    item: u32,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.item.cmp(&self.item))
+    }
+}
+
+/// The best `n` candidates seen so far; the worst of them sits on top of a min-heap so a
+/// new candidate is compared with one value and usually rejected at once.
+struct TopN {
+    n: usize,
+    heap: BinaryHeap<Reverse<Candidate>>,
+}
+
+impl TopN {
+    fn new(n: usize) -> Self {
+        Self {
+            n,
+            heap: BinaryHeap::with_capacity(n.min(4096) + 1),
+        }
+    }
+
+    /// Whether `c` would enter the top `n` (checked before the costlier exclusion test).
+    fn admits(&self, c: &Candidate) -> bool {
+        if self.heap.len() < self.n {
+            return self.n > 0;
+        }
+        self.heap.peek().is_some_and(|Reverse(worst)| c > worst)
+    }
+
+    fn push(&mut self, c: Candidate) {
+        if self.heap.len() < self.n {
+            self.heap.push(Reverse(c));
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            *worst = Reverse(c);
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(u32, f32)> {
+        let mut out: Vec<Candidate> = self.heap.into_iter().map(|Reverse(c)| c).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out.into_iter().map(|c| (c.item, c.score)).collect()
+    }
+}
+
+/// The items that may be recommended (warm, and allowed), with their factors packed tile by
+/// tile and transposed inside a tile, so that scoring a tile is `rank` passes of
+/// `score[j] += u[k] · x[k][j]`: contiguous, vectorisable, and the same accumulation order
+/// as a plain dot product.
+struct PackedItems {
+    rank: usize,
+    ids: Vec<u32>,
+    /// Item biases by position in `ids`; empty for a model without biases.
+    biases: Vec<f32>,
+    /// Tile `t` starts at `t * ITEM_TILE * rank`; inside it, factor `k` of the tile's item
+    /// `j` is at `k * tile_len + j`.
+    factors: Vec<f32>,
+}
+
+impl PackedItems {
+    fn new(model: &AlsModel, allowed: Option<&[bool]>) -> Self {
+        let rank = model.rank();
+        let ids: Vec<u32> = (0..model.n_items() as u32)
+            .filter(|&i| allowed.is_none_or(|a| a.get(i as usize).copied().unwrap_or(false)))
+            .filter(|&i| model.item_factors(i).is_some())
+            .collect();
+        let mut factors = vec![0f32; ids.len() * rank];
+        for (t, tile) in ids.chunks(ITEM_TILE).enumerate() {
+            let base = t * ITEM_TILE * rank;
+            let len = tile.len();
+            for (j, &i) in tile.iter().enumerate() {
+                let x = model.item_factors(i).unwrap_or(&[]);
+                for (k, &v) in x.iter().enumerate() {
+                    factors[base + k * len + j] = v;
+                }
+            }
+        }
+        let biases = if model.has_biases() {
+            ids.iter()
+                .map(|&i| model.item_bias(i).unwrap_or(0.0))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            rank,
+            ids,
+            biases,
+            factors,
+        }
+    }
+
+    fn n_tiles(&self) -> usize {
+        self.ids.len().div_ceil(ITEM_TILE)
+    }
+
+    /// Item ids, transposed factors and biases (empty without biases) of tile `t`.
+    fn tile(&self, t: usize) -> (&[u32], &[f32], &[f32]) {
+        let start = t * ITEM_TILE;
+        let end = (start + ITEM_TILE).min(self.ids.len());
+        (
+            &self.ids[start..end],
+            &self.factors[start * self.rank..end * self.rank],
+            self.biases.get(start..end).unwrap_or(&[]),
+        )
+    }
+}
+
+/// Scores `user_factors` against one packed tile into `scores`.
+fn score_tile(user_factors: &[f32], tile_factors: &[f32], scores: &mut [f32]) {
+    let len = scores.len();
+    scores.fill(0.0);
+    for (k, &uk) in user_factors.iter().enumerate() {
+        let column = &tile_factors[k * len..(k + 1) * len];
+        for (s, &x) in scores.iter_mut().zip(column) {
+            *s += uk * x;
+        }
+    }
+}
+
+/// The top `n` unrated items of each of `users`, best first, in the order of `users`:
+/// `None` for a user the model has no factors for (cold, or out of range).
+///
+/// Scores are [`AlsModel::predict`]'s, biases included when the model has them. Items
+/// `rated` for the user are skipped, and so are cold items and, when `allowed` is
+/// given, every item `i` with `allowed[i]` false or out of its range (a category filter).
+/// Users are processed in blocks against tiles of items, so the cost is one pass over the
+/// item factors per block of users rather than per user.
+pub fn recommend_for_users(
+    model: &AlsModel,
+    users: &[u32],
+    n: usize,
+    rated: &RatedItems,
+    allowed: Option<&[bool]>,
+) -> Vec<Option<Vec<(u32, f32)>>> {
+    let packed = PackedItems::new(model, allowed);
+    let mut out = Vec::with_capacity(users.len());
+    let mut scores = vec![0f32; ITEM_TILE];
+    for block in users.chunks(USER_BLOCK) {
+        let factors: Vec<Option<&[f32]>> = block.iter().map(|&u| model.user_factors(u)).collect();
+        let mut tops: Vec<TopN> = block.iter().map(|_| TopN::new(n)).collect();
+        for t in 0..packed.n_tiles() {
+            let (ids, tile, biases) = packed.tile(t);
+            for ((&user, uf), top) in block.iter().zip(&factors).zip(&mut tops) {
+                let Some(uf) = uf else { continue };
+                let scores = &mut scores[..ids.len()];
+                score_tile(uf, tile, scores);
+                if !biases.is_empty() {
+                    // Summed in AlsModel::recommend's order, (mean + b_u + b_i) + u·v, so that
+                    // the scores agree to the last bit.
+                    let offset = model.global_mean() + model.user_bias(user).unwrap_or(0.0);
+                    for (s, &b) in scores.iter_mut().zip(biases) {
+                        *s += offset + b;
+                    }
+                }
+                let seen = rated.items_of(user);
+                for (&item, &score) in ids.iter().zip(scores.iter()) {
+                    let c = Candidate { score, item };
+                    // Only candidates good enough to enter pay for the rated-items lookup.
+                    if top.admits(&c) && seen.binary_search(&item).is_err() {
+                        top.push(c);
+                    }
+                }
+            }
+        }
+        for (uf, top) in factors.iter().zip(tops) {
+            out.push(uf.map(|_| top.into_sorted()));
+        }
+    }
+    out
+}
+
+/// [`recommend_for_users`] for every user of the model, indexed by user.
+pub fn recommend_all(
+    model: &AlsModel,
+    n: usize,
+    rated: &RatedItems,
+    allowed: Option<&[bool]>,
+) -> Vec<Option<Vec<(u32, f32)>>> {
+    let users: Vec<u32> = (0..model.n_users() as u32).collect();
+    recommend_for_users(model, &users, n, rated, allowed)
+}
+
+/// The `n` items whose factors are closest in direction (cosine similarity) to `item`'s,
+/// most similar first. The item itself, cold items and items with all-zero factors (whose
+/// direction is undefined) are left out; a cold or unknown `item` has no neighbours.
+pub fn similar_items(model: &AlsModel, item: u32, n: usize) -> Vec<(u32, f32)> {
+    let Some(x) = model.item_factors(item) else {
+        return Vec::new();
+    };
+    let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    let nx = norm(x);
+    if nx == 0.0 || !nx.is_finite() {
+        return Vec::new();
+    }
+    let mut top = TopN::new(n);
+    for j in 0..model.n_items() as u32 {
+        if j == item {
+            continue;
+        }
+        let Some(y) = model.item_factors(j) else {
+            continue;
+        };
+        let ny = norm(y);
+        if ny == 0.0 || !ny.is_finite() {
+            continue;
+        }
+        let c = Candidate {
+            score: dot(x, y) / (nx * ny),
+            item: j,
+        };
+        if top.admits(&c) {
+            top.push(c);
+        }
+    }
+    top.into_sorted()
+}
+
+/// The top `n` items for a user given by their factors (for instance from [`fold_in`]),
+/// best first, skipping cold items and those for which `exclude` is true. `None` when
+/// `user_factors` does not have the model's rank.
+pub fn recommend_with_factors(
+    model: &AlsModel,
+    user_factors: &[f32],
+    n: usize,
+    exclude: impl Fn(u32) -> bool,
+) -> Option<Vec<(u32, f32)>> {
+    if user_factors.len() != model.rank() {
+        return None;
+    }
+    let mut top = TopN::new(n);
+    for i in 0..model.n_items() as u32 {
+        let Some(x) = model.item_factors(i) else {
+            continue;
+        };
+        let c = Candidate {
+            score: dot(user_factors, x),
+            item: i,
+        };
+        if top.admits(&c) && !exclude(i) {
+            top.push(c);
+        }
+    }
+    Some(top.into_sorted())
+}
+
+/// The normal equations of one user, `A = YᵀY + λ n I` and `b = Yᵀ r`, over the rated items
+/// the model has factors for, plus those items' factors and ratings.
+struct UserSystem {
+    gram: DMatrix<f64>,
+    rhs: DVector<f64>,
+    used: Vec<(u32, f32, Vec<f64>)>,
+}
+
+/// Builds [`UserSystem`]; `None` when nothing usable was rated or the input is not finite.
+fn user_system(
+    model: &AlsModel,
+    ratings_of_user: &[(u32, f32)],
+    reg_param: f64,
+) -> Option<UserSystem> {
+    if !(reg_param.is_finite() && reg_param >= 0.0) {
+        return None;
+    }
+    let rank = model.rank();
+    let mut gram = DMatrix::<f64>::zeros(rank, rank);
+    let mut rhs = DVector::<f64>::zeros(rank);
+    let mut used = Vec::new();
+    for &(item, r) in ratings_of_user {
+        // Items the model never saw carry no information about the user: Spark's solve
+        // would not see them either, since they cannot be in the training data.
+        let Some(x) = model.item_factors(item) else {
+            continue;
+        };
+        if !r.is_finite() {
+            return None;
+        }
+        let y: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        for b in 0..rank {
+            for a in 0..rank {
+                gram[(a, b)] += y[a] * y[b];
+            }
+            rhs[b] += f64::from(r) * y[b];
+        }
+        used.push((item, r, y));
+    }
+    if used.is_empty() {
+        return None;
+    }
+    // ALS-WR's scaling, as in Spark and in the engine's own solver: λ times the count.
+    let lambda = reg_param * used.len() as f64;
+    for a in 0..rank {
+        gram[(a, a)] += lambda;
+    }
+    Some(UserSystem { gram, rhs, used })
+}
+
+/// Solves a symmetric positive (semi)definite system by Cholesky; a singular one (possible
+/// only with regParam 0) gets a tiny ridge, as the engine's ALS solver does.
+fn solve_spd(gram: &DMatrix<f64>, rhs: &DVector<f64>) -> Option<DVector<f64>> {
+    let solution = match gram.clone().cholesky() {
+        Some(chol) => chol.solve(rhs),
+        None => {
+            let n = gram.nrows();
+            let scale = (0..n).map(|a| gram[(a, a)].abs()).sum::<f64>() / n as f64;
+            let ridged = gram + DMatrix::<f64>::identity(n, n) * (1e-9 * scale.max(1e-12));
+            ridged.cholesky()?.solve(rhs)
+        }
+    };
+    solution.iter().all(|v| v.is_finite()).then_some(solution)
+}
+
+/// The factors of a new user from a handful of `(item, rating)` pairs, without retraining:
+/// the solution of the explicit normal equations Spark's ALS solves for a user,
+/// `(YᵀY + λ n I) u = Yᵀ r`, with `Y` the rated items' factors and `λ = reg_param`
+/// scaled by the number `n` of those ratings.
+///
+/// Ratings of items the model has no factors for are ignored. `None` when no rating is
+/// usable, a rating is not finite, or `reg_param` is negative or not finite.
+pub fn fold_in(
+    model: &AlsModel,
+    ratings_of_user: &[(u32, f32)],
+    reg_param: f64,
+) -> Option<Vec<f32>> {
+    let system = user_system(model, ratings_of_user, reg_param)?;
+    let u = solve_spd(&system.gram, &system.rhs)?;
+    Some(u.iter().map(|&v| v as f32).collect())
+}
+
+/// One rated item's share of an explained score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contribution {
+    /// The rated item.
+    pub item: u32,
+    /// The user's rating of it.
+    pub rating: f32,
+    /// Its additive share of the score: `r_j · x_iᵀ A⁻¹ y_j`.
+    pub contribution: f32,
+}
+
+/// Why a folded-in user gets the score they get for an item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    /// The explained item.
+    pub item: u32,
+    /// The score `x_iᵀ u` of the folded-in user; equals the sum of the contributions.
+    pub score: f32,
+    /// Per rated item, largest contribution first (the most negative come last).
+    pub contributions: Vec<Contribution>,
+    /// The folded-in user's factors `u` (what [`fold_in`] returns).
+    pub user_factors: Vec<f32>,
+}
+
+/// Explains the score of `item` for a user with `ratings_of_user`, as the `implicit`
+/// library's `explain` does for ALS: with `A = YᵀY + λ n I` the user's normal-equation
+/// matrix, the folded-in factors are `u = A⁻¹ Yᵀ r`, so the score
+/// `x_iᵀ u = Σ_j r_j · (x_iᵀ A⁻¹ y_j)` splits exactly into one term per rated item.
+///
+/// `None` when `item` is cold or unknown, or [`fold_in`] would give `None`.
+pub fn explain(
+    model: &AlsModel,
+    ratings_of_user: &[(u32, f32)],
+    item: u32,
+    reg_param: f64,
+) -> Option<Explanation> {
+    let x = model.item_factors(item)?;
+    let system = user_system(model, ratings_of_user, reg_param)?;
+    let x = DVector::<f64>::from_iterator(x.len(), x.iter().map(|&v| f64::from(v)));
+    // One solve serves every contribution: A is symmetric, so x_iᵀ A⁻¹ y_j = (A⁻¹ x_i)ᵀ y_j.
+    let w = solve_spd(&system.gram, &x)?;
+    let u = solve_spd(&system.gram, &system.rhs)?;
+    let mut total = 0.0f64;
+    let mut contributions: Vec<Contribution> = system
+        .used
+        .iter()
+        .map(|(j, r, y)| {
+            let c = f64::from(*r) * w.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+            total += c;
+            Contribution {
+                item: *j,
+                rating: *r,
+                contribution: c as f32,
+            }
+        })
+        .collect();
+    contributions.sort_by(|a, b| {
+        b.contribution
+            .total_cmp(&a.contribution)
+            .then(a.item.cmp(&b.item))
+    });
+    Some(Explanation {
+        item,
+        score: total as f32,
+        contributions,
+        user_factors: u.iter().map(|&v| v as f32).collect(),
+    })
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::als::{self, AlsParams};
+
+    /// 90 users × 70 items with a planted rank-3 structure, about half the cells observed.
+    fn planted() -> Ratings {
+        let mut r = Ratings::default();
+        for u in 0..90u32 {
+            for i in 0..70u32 {
+                if (u * 7 + i * 3) % 5 < 3 {
+                    let a = [1.0, (u % 4) as f32 * 0.3, (u % 7) as f32 * 0.15];
+                    let b = [
+                        2.5 + (i % 3) as f32 * 0.3,
+                        (i % 5) as f32 * 0.2,
+                        (i % 6) as f32 * 0.1,
+                    ];
+                    let v = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+                    r.push(&format!("u{u}"), &format!("i{i}"), v);
+                }
+            }
+        }
+        r
+    }
+
+    fn fitted(ratings: &Ratings, reg_param: f64) -> AlsModel {
+        let params = AlsParams {
+            rank: 3,
+            max_iter: 12,
+            reg_param,
+            ..AlsParams::default()
+        };
+        als::fit(ratings, &params.check().unwrap())
+    }
+
+    #[test]
+    fn rated_items_are_sorted_deduplicated_and_searchable() {
+        let mut r = Ratings::default();
+        r.push("a", "z", 1.0);
+        r.push("b", "y", 1.0);
+        r.push("a", "x", 1.0);
+        r.push("a", "z", 2.0);
+        let rated = RatedItems::from_ratings(&r);
+        // Items: z = 0, y = 1, x = 2.
+        assert_eq!(rated.items_of(0), &[0, 2]);
+        assert_eq!(rated.items_of(1), &[1]);
+        assert!(rated.contains(0, 2) && !rated.contains(0, 1) && !rated.contains(9, 0));
+        assert_eq!(rated.n_users(), 2);
+    }
+
+    #[test]
+    fn batch_recommendations_equal_one_user_recommendations() {
+        let ratings = planted();
+        let model = fitted(&ratings, 0.05);
+        let rated = RatedItems::from_ratings(&ratings);
+        let all = recommend_all(&model, 7, &rated, None);
+        assert_eq!(all.len(), model.n_users());
+        for (u, got) in all.iter().enumerate() {
+            let want = model.recommend(u as u32, 7, |i| rated.contains(u as u32, i));
+            assert_eq!(got, &want, "user {u}");
+            let got = got.as_ref().unwrap();
+            assert_eq!(got.len(), 7);
+            assert!(got.iter().all(|&(i, _)| !rated.contains(u as u32, i)));
+        }
+        // More than the unrated items: all of them; and n = 0: nothing.
+        let long = recommend_for_users(&model, &[3], 1000, &rated, None);
+        assert_eq!(
+            long[0].as_ref().unwrap().len(),
+            70 - rated.items_of(3).len()
+        );
+        let none = recommend_for_users(&model, &[3], 0, &rated, None);
+        assert_eq!(none, vec![Some(vec![])]);
+    }
+
+    #[test]
+    fn batch_recommendations_include_biases_like_the_model() {
+        let ratings = planted();
+        let params = AlsParams {
+            rank: 3,
+            max_iter: 6,
+            reg_param: 0.05,
+            biases: true,
+            ..AlsParams::default()
+        };
+        let model = als::fit(&ratings, &params.check().unwrap());
+        assert!(model.has_biases());
+        let rated = RatedItems::from_ratings(&ratings);
+        let all = recommend_all(&model, 5, &rated, None);
+        for (u, got) in all.iter().enumerate() {
+            let want = model.recommend(u as u32, 5, |i| rated.contains(u as u32, i));
+            assert_eq!(got, &want, "user {u}");
+        }
+    }
+
+    #[test]
+    fn allowed_items_restrict_and_cold_users_get_none() {
+        let ratings = planted();
+        let model = fitted(&ratings, 0.05);
+        let rated = RatedItems::from_ratings(&ratings);
+        let allowed: Vec<bool> = (0..70).map(|i| i % 4 == 1).collect();
+        let got = recommend_for_users(&model, &[5, 999, 6], 5, &rated, Some(&allowed[..40]));
+        assert_eq!(got[1], None, "an unknown user has no recommendations");
+        for (k, u) in [(0usize, 5u32), (2, 6)] {
+            let want = model.recommend(u, 5, |i| {
+                rated.contains(u, i) || i >= 40 || !allowed[i as usize]
+            });
+            assert_eq!(got[k], want);
+        }
+    }
+
+    #[test]
+    fn top_n_breaks_ties_by_lower_item_like_the_model() {
+        let mut top = TopN::new(2);
+        for (item, score) in [(5, 1.0), (2, 1.0), (9, 3.0), (1, 1.0)] {
+            let c = Candidate { score, item };
+            if top.admits(&c) {
+                top.push(c);
+            }
+        }
+        assert_eq!(top.into_sorted(), vec![(9, 3.0), (1, 1.0)]);
+    }
+
+    #[test]
+    fn similar_items_are_by_cosine_without_self_or_cold_items() {
+        let ratings = planted();
+        let model = fitted(&ratings, 0.05);
+        let sims = similar_items(&model, 4, 5);
+        assert_eq!(sims.len(), 5);
+        assert!(sims.iter().all(|&(j, s)| j != 4 && s <= 1.0 + 1e-5));
+        assert!(sims.windows(2).all(|w| w[0].1 >= w[1].1));
+        // Brute force over all other items.
+        let x = model.item_factors(4).unwrap();
+        let cos = |y: &[f32]| dot(x, y) / (dot(x, x).sqrt() * dot(y, y).sqrt());
+        let best = (0..70u32)
+            .filter(|&j| j != 4)
+            .map(|j| cos(model.item_factors(j).unwrap()))
+            .fold(f32::NEG_INFINITY, f32::max);
+        assert!((sims[0].1 - best).abs() < 1e-6);
+        assert!(similar_items(&model, 1000, 5).is_empty());
+    }
+
+    #[test]
+    fn folding_in_a_training_user_reproduces_their_factors() {
+        let ratings = planted();
+        let reg = 0.08;
+        let model = fitted(&ratings, reg);
+        for u in [0u32, 17, 89] {
+            let theirs: Vec<(u32, f32)> = ratings
+                .iter()
+                .filter(|r| r.user == u)
+                .map(|r| (r.item, r.value))
+                .collect();
+            let got = fold_in(&model, &theirs, reg).unwrap();
+            let want = model.user_factors(u).unwrap();
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g - w).abs() < 1e-4 * w.abs().max(1.0),
+                    "user {u}: {got:?} vs {want:?}"
+                );
+            }
+            let recs =
+                recommend_with_factors(&model, &got, 5, |i| theirs.iter().any(|&(j, _)| j == i))
+                    .unwrap();
+            let want_recs = model
+                .recommend(u, 5, |i| theirs.iter().any(|&(j, _)| j == i))
+                .unwrap();
+            let items = |v: &[(u32, f32)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(items(&recs), items(&want_recs));
+        }
+    }
+
+    #[test]
+    fn fold_in_refuses_what_it_cannot_solve() {
+        let ratings = planted();
+        let model = fitted(&ratings, 0.05);
+        assert_eq!(fold_in(&model, &[], 0.1), None);
+        assert_eq!(
+            fold_in(&model, &[(5000, 4.0)], 0.1),
+            None,
+            "only unknown items"
+        );
+        assert_eq!(fold_in(&model, &[(1, f32::NAN)], 0.1), None);
+        assert_eq!(fold_in(&model, &[(1, 4.0)], -1.0), None);
+        assert!(
+            fold_in(&model, &[(1, 4.0)], 0.0).is_some(),
+            "singular, ridged"
+        );
+        assert_eq!(recommend_with_factors(&model, &[1.0], 3, |_| false), None);
+    }
+
+    /// At rank 1 everything is a scalar: A = Σ y_j² + λ n and the share of rated item j in
+    /// the score of item i is r_j · x_i · y_j / A, a closed form to check against.
+    #[test]
+    fn rank_one_explanation_matches_the_closed_form() {
+        let ratings = planted();
+        let reg = 0.2;
+        let params = AlsParams {
+            rank: 1,
+            max_iter: 5,
+            reg_param: reg,
+            ..AlsParams::default()
+        };
+        let model = als::fit(&ratings, &params.check().unwrap());
+        let mine = [(2u32, 4.0f32), (8, 1.5), (30, 5.0)];
+        let f = |i: u32| f64::from(model.item_factors(i).unwrap()[0]);
+        let a: f64 = mine.iter().map(|&(j, _)| f(j) * f(j)).sum::<f64>() + reg * 3.0;
+        let item = 11;
+        let e = explain(&model, &mine, item, reg).unwrap();
+        for c in &e.contributions {
+            let want = f64::from(c.rating) * f(item) * f(c.item) / a;
+            assert!(
+                (f64::from(c.contribution) - want).abs() < 1e-5,
+                "{c:?} vs {want}"
+            );
+        }
+        let u: f64 = mine.iter().map(|&(j, r)| f64::from(r) * f(j)).sum::<f64>() / a;
+        assert!((f64::from(e.score) - u * f(item)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn contributions_sum_to_the_fold_in_score() {
+        let ratings = planted();
+        let reg = 0.1;
+        let model = fitted(&ratings, reg);
+        let mine = [(0u32, 5.0f32), (3, 1.0), (10, 4.0), (22, 2.5), (41, 3.0)];
+        let u = fold_in(&model, &mine, reg).unwrap();
+        for item in [1u32, 7, 50] {
+            let e = explain(&model, &mine, item, reg).unwrap();
+            let folded_score = dot(&u, model.item_factors(item).unwrap());
+            let sum: f32 = e.contributions.iter().map(|c| c.contribution).sum();
+            assert!(
+                (e.score - folded_score).abs() < 1e-4,
+                "{} vs {folded_score}",
+                e.score
+            );
+            assert!((sum - e.score).abs() < 1e-4, "{sum} vs {}", e.score);
+            assert_eq!(e.user_factors, u);
+            assert_eq!(e.contributions.len(), mine.len());
+            assert!(e
+                .contributions
+                .windows(2)
+                .all(|w| w[0].contribution >= w[1].contribution));
+        }
+        assert_eq!(explain(&model, &mine, 9999, reg), None);
+    }
+}
