@@ -110,6 +110,9 @@ struct EvalArgs {
     /// What to do with test ratings of unseen users or items: drop or nan.
     #[arg(long, default_value = "drop")]
     cold_start: ColdStartStrategy,
+    /// Cut-off of the ranking metrics (precision, recall, NDCG and MAP at k).
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
     #[command(flatten)]
     als: AlsArgs,
     /// Print one JSON object.
@@ -168,6 +171,11 @@ struct EvalReport {
     reg_param: f64,
     seed: u64,
     cold_start: ColdStartStrategy,
+    top_k: usize,
+    precision_at_k: f64,
+    recall_at_k: f64,
+    ndcg_at_k: f64,
+    map_at_k: f64,
 }
 
 #[derive(Serialize)]
@@ -234,6 +242,8 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
     let model = als::fit(&train, &params);
     let fit_seconds = started.elapsed().as_secs_f64();
     let eval = metrics::evaluate(&model, &test, args.cold_start);
+    // Every held-out item counts as relevant; items rated in training are never recommended.
+    let ranking = affinity_engine::ranking::evaluate_ranking(&model, &train, &test, args.top_k);
     let summary = train.summary();
     let report = EvalReport {
         rmse: eval.rmse,
@@ -249,6 +259,11 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
         reg_param: params.reg_param,
         seed: params.seed,
         cold_start: args.cold_start,
+        top_k: args.top_k,
+        precision_at_k: ranking.precision_at_k,
+        recall_at_k: ranking.recall_at_k,
+        ndcg_at_k: ranking.ndcg_at_k,
+        map_at_k: ranking.map_at_k,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("serialisable"));

@@ -67,6 +67,12 @@ fn eval_with_a_split_prints_the_contracted_json() {
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {out}");
     }
+    for key in ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"] {
+        let m = v[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {out}"));
+        assert!((0.0..=1.0).contains(&m), "{key} = {m}");
+    }
     let n = v["n_train"].as_u64().unwrap() + v["n_test"].as_u64().unwrap();
     assert_eq!(n, 800, "a third of 60 × 40 cells");
     assert!(
