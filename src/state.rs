@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use affinity_engine::catalog::Catalog;
 use affinity_engine::ratings::Summary;
+use affinity_engine::serve::RatedItems;
 use affinity_engine::Ratings;
 use leptos::prelude::*;
 
@@ -19,17 +20,21 @@ pub struct Dataset {
     pub catalog: Catalog,
     /// Counts shown in the summary.
     pub summary: Summary,
+    /// Each user's rated items, grouped once so recommendations can leave them out.
+    pub rated: RatedItems,
 }
 
 impl Dataset {
     /// Wraps parsed ratings.
     pub fn new(name: String, ratings: Ratings, catalog: Catalog) -> Self {
         let summary = ratings.summary();
+        let rated = RatedItems::from_ratings(&ratings);
         Self {
             name,
             ratings,
             catalog,
             summary,
+            rated,
         }
     }
 

@@ -141,20 +141,15 @@ fn recommend_for(state: &AppState, id: &str) -> Result<RecList, String> {
             dataset.name
         )
     })?;
-    let rated = dataset.ratings.items_of_user(user);
-    let mut is_rated = vec![false; dataset.ratings.n_items()];
-    for &i in &rated {
-        is_rated[i as usize] = true;
-    }
     let top = trained
         .model
-        .recommend(user, TOP_N, |i| is_rated[i as usize])
+        .recommend(user, TOP_N, |i| dataset.rated.contains(user, i))
         .ok_or_else(|| {
             format!("User \"{id}\" has no ratings in the training part, so the model knows nothing about them.")
         })?;
     Ok(RecList {
         user: id.to_owned(),
-        n_rated: rated.len(),
+        n_rated: dataset.rated.items_of(user).len(),
         rows: top
             .into_iter()
             .map(|(item, score)| RecRow {

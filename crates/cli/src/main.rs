@@ -284,9 +284,9 @@ fn recommend(args: &RecommendArgs) -> Result<(), CliError> {
         .get(&args.user)
         .ok_or_else(|| CliError::UnknownUser(args.user.clone()))?;
     let model = als::fit(&ratings, &params);
-    let rated = ratings.items_of_user(user);
+    let rated = affinity_engine::serve::RatedItems::from_ratings(&ratings);
     let top = model
-        .recommend(user, args.top, |i| rated.contains(&i))
+        .recommend(user, args.top, |i| rated.contains(user, i))
         .ok_or_else(|| CliError::UnknownUser(args.user.clone()))?;
     let recs: Vec<Recommendation> = top
         .into_iter()
