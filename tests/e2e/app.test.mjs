@@ -332,3 +332,27 @@ test('stray user id', { timeout: TEST_TIMEOUT }, async (t) => {
     t.diagnostic(`error shown: ${message}`);
   });
 });
+
+test('a strict Content-Security-Policy is declared and the app runs under it', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'csp', async (app) => {
+    const { page } = app;
+    const policies = await page.$$eval('meta[http-equiv="Content-Security-Policy"]', (ms) => ms.map((m) => m.content));
+    assert.equal(policies.length, 1, `expected one CSP meta tag, found ${policies.length}`);
+    const policy = policies[0];
+    t.diagnostic(`policy: ${policy}`);
+    const directive = (name) => (policy.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '');
+    assert.match(directive('default-src'), /^default-src 'self'$/);
+    const scripts = directive('script-src');
+    assert.match(scripts, /'wasm-unsafe-eval'/);
+    assert.doesNotMatch(scripts, /'unsafe-eval'|'unsafe-inline'|\*|https?:/, scripts);
+    assert.doesNotMatch(policy, /https?:\/\//, 'no third-party origin');
+    // The policy must not merely exist but hold while the app works: a violation is a console
+    // error, which withApp turns into a failure.
+    await page.locator(sel('load-demo')).click();
+    await waitForSummary(app, 'numbers', (nums) => nums.length > 0);
+    await trainAndWait(app);
+    await page.locator(sel('user-id')).fill('1');
+    await page.locator(sel('user-id')).press('Enter');
+    await app.wait('10 recommendations', async () => (await page.locator(sel('rec-row')).count()) === TOP_N);
+  });
+});
