@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::sections::{DataSection, ErrorBanner, RecommendSection, TrainSection};
+use crate::sections::{DataSection, ErrorBanner, ImpactSection, RecommendSection, TrainSection};
 use crate::state::AppState;
 use crate::trainer::Trainer;
 
@@ -24,6 +24,7 @@ pub fn App() -> impl IntoView {
             <DataSection/>
             <TrainSection/>
             <RecommendSection/>
+            <ImpactSection/>
         </main>
         <footer class="footer">
             "Alternating Least Squares with Apache Spark MLlib's semantics, compiled to WebAssembly and run in a Web Worker."

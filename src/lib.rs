@@ -6,6 +6,7 @@
 
 pub mod app;
 mod format;
+mod impact;
 pub mod protocol;
 mod sections;
 mod state;

@@ -356,3 +356,28 @@ test('a strict Content-Security-Policy is declared and the app runs under it', {
     await app.wait('10 recommendations', async () => (await page.locator(sel('rec-row')).count()) === TOP_N);
   });
 });
+
+test('business impact recalculates as the inputs change', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'impact', async (app) => {
+    const { page, wait } = app;
+    const text = (id) => testIdText(page, id);
+    const expectText = (id, want) =>
+      wait(`[data-testid=${id}] to read ${want}`, async () => {
+        const got = await text(id);
+        return { done: got === want, value: got, seen: JSON.stringify(got) };
+      });
+    // The seed notebook's inputs: 50,000 customers × 70% retained × 12% uplift × 2,000 a year.
+    await expectText('impact-customers-gained', '4,200');
+    await expectText('impact-revenue', '$8,400,000');
+    await page.locator(sel('impact-uplift')).fill('10');
+    await expectText('impact-customers-gained', '3,500');
+    await expectText('impact-revenue', '$7,000,000');
+    await page.locator(sel('impact-currency')).selectOption('EUR');
+    await expectText('impact-revenue', '€7,000,000');
+    await page.locator(sel('impact-retention')).fill('150');
+    await wait('a message for a retention over 100%', async () => {
+      const body = await pageText(page);
+      return { done: body.includes('Retention must be between 0% and 100%'), seen: '(no message)' };
+    });
+  });
+});
