@@ -301,7 +301,7 @@ fn run_parallel(
             s.spawn(|| loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(j) else { break };
-                let r = cv::run_job(job, folds, metric);
+                let r = cv::run_job_single_threaded(job, folds, metric);
                 // A poisoned lock means another worker panicked; its panic ends the scope.
                 if let Ok(mut out) = results.lock() {
                     out[j] = Some(r);

@@ -11,7 +11,9 @@ use affinity_engine::split::{self, SplitError};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+mod bench_cmd;
 mod cv_cmd;
+mod fit_cmd;
 mod gen_cmd;
 
 #[derive(Parser)]
@@ -29,8 +31,12 @@ struct Cli {
 enum Command {
     /// Fit on training ratings and report test RMSE and MAE.
     Eval(EvalArgs),
-    /// Fit on a ratings file and print a user's top-N unrated items.
+    /// Print a user's top-N unrated items: fitted on --ratings, or served from a --model file.
     Recommend(RecommendArgs),
+    /// Fit on a ratings file and save the model (binary, or JSON when the name ends in .json).
+    Fit(fit_cmd::FitArgs),
+    /// Time a fixed suite (fits, cross-validation, top-10 for all users) and peak memory.
+    Bench(bench_cmd::BenchArgs),
     /// Cross-validate ALS over a grid of comma-separated parameter values.
     Cv(cv_cmd::CvArgs),
     /// Write a synthetic ratings file with a planted structure, of any size.
@@ -122,9 +128,14 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct RecommendArgs {
-    /// Ratings to train on.
+    /// Ratings to train on; with --model, the ratings whose items the user rated are left
+    /// out (optional).
+    #[arg(long, required_unless_present = "model")]
+    ratings: Option<PathBuf>,
+    /// A model saved by `affinity fit` to serve instead of training (the model flags are
+    /// then ignored).
     #[arg(long)]
-    ratings: PathBuf,
+    model: Option<PathBuf>,
     /// The user's id as written in the file.
     #[arg(long)]
     user: String,
@@ -188,7 +199,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval(&args),
-        Command::Recommend(args) => recommend(&args),
+        Command::Recommend(args) => match &args.model {
+            Some(model) => return fit_cmd::recommend_main(&args, model),
+            None => recommend(&args),
+        },
+        Command::Fit(args) => return fit_cmd::main(&args),
+        Command::Bench(args) => return bench_cmd::main(&args),
         Command::Cv(args) => return cv_cmd::main(&args),
         Command::Gen(args) => return gen_cmd::main(&args),
     };
@@ -278,7 +294,10 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
 
 fn recommend(args: &RecommendArgs) -> Result<(), CliError> {
     let params = args.als.params().check()?;
-    let ratings = parse_file(&args.ratings, None)?;
+    let Some(ratings_path) = &args.ratings else {
+        unreachable!("clap requires --ratings without --model, and main serves --model")
+    };
+    let ratings = parse_file(ratings_path, None)?;
     let user = ratings
         .users()
         .get(&args.user)

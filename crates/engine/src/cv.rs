@@ -277,12 +277,32 @@ pub fn run_job(job: &CvJob, folds: &[(Ratings, Ratings)], metric: Metric) -> Res
     run_job_with_progress(job, folds, metric, |_| ControlFlow::Continue(()))
 }
 
+/// [`run_job`] on one thread, for callers that run one job per core themselves.
+pub fn run_job_single_threaded(
+    job: &CvJob,
+    folds: &[(Ratings, Ratings)],
+    metric: Metric,
+) -> Result<f64, CvError> {
+    run_job_on_threads(job, folds, metric, 1, |_| ControlFlow::Continue(()))
+}
+
 /// [`run_job`] with a callback after every ALS iteration; `ControlFlow::Break` stops it
 /// with [`CvError::Cancelled`].
 pub fn run_job_with_progress(
     job: &CvJob,
     folds: &[(Ratings, Ratings)],
     metric: Metric,
+    on_iteration: impl FnMut(&als::IterationReport) -> ControlFlow<()>,
+) -> Result<f64, CvError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    run_job_on_threads(job, folds, metric, threads, on_iteration)
+}
+
+fn run_job_on_threads(
+    job: &CvJob,
+    folds: &[(Ratings, Ratings)],
+    metric: Metric,
+    threads: usize,
     on_iteration: impl FnMut(&als::IterationReport) -> ControlFlow<()>,
 ) -> Result<f64, CvError> {
     let (train, test) = folds.get(job.fold).ok_or(CvError::NoSuchFold {
@@ -293,7 +313,7 @@ pub fn run_job_with_progress(
         return Err(CvError::ZeroK);
     }
     let params = job.params.check()?;
-    let model = als::fit_with_progress(train, &params, on_iteration)?;
+    let model = als::fit_with_progress_on_threads(train, &params, threads, on_iteration)?;
     Ok(score(&model, train, test, metric))
 }
 

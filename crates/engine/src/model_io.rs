@@ -2,43 +2,57 @@
 //! Both are self-contained: they carry the user and item ids, so a model can serve
 //! recommendations without the ratings file it was fitted on.
 //!
-//! # Binary format, version 1 (all integers and floats little-endian)
+//! This build writes version 2 and reads versions 1 and 2. Version 2 adds the global mean
+//! and the user and item biases of a model fitted with biases; a version 1 file is a model
+//! without biases.
+//!
+//! # Binary format, version 2 (all integers and floats little-endian)
 //!
 //! | bytes              | content                                                    |
 //! |--------------------|------------------------------------------------------------|
 //! | 4                  | magic `AFFM`                                               |
-//! | 2                  | format version (`u16`, 1)                                  |
+//! | 2                  | format version (`u16`, 2)                                  |
 //! | 4 + 4 + 4          | rank, number of users, number of items (`u32`)             |
 //! | per user, per item | id: byte length (`u32`) then UTF-8 bytes                   |
 //! | users + items      | fitted flags, one byte each (0 or 1), users then items     |
 //! | 4·rank·(users+items) | factors (`f32`), users then items, row by row (zeros when unfitted) |
+//! | 1                  | biases flag (0 or 1); version 2 only                       |
+//! | 4·(1+users+items)  | with the flag: global mean, user biases, item biases (`f32`) |
 //! | 8                  | FNV-1a 64 checksum of every byte before it                 |
 //!
-//! # JSON format, version 1
+//! Version 1 is the same without the biases flag and biases.
+//!
+//! # JSON format, version 2
 //!
 //! ```json
-//! {"format": "affinity-model", "version": 1, "rank": 2,
-//!  "users": [{"id": "ann", "factors": [0.5, -1.25]}, {"id": "bob", "factors": null}],
-//!  "items": [{"id": "dune", "factors": [1, 0.75]}]}
+//! {"format": "affinity-model", "version": 2, "rank": 2, "global_mean": 3.5,
+//!  "users": [{"id": "ann", "bias": 0.25, "factors": [0.5, -1.25]},
+//!            {"id": "bob", "bias": 0, "factors": null}],
+//!  "items": [{"id": "dune", "bias": -0.5, "factors": [1, 0.75]}]}
 //! ```
 //!
-//! `null` factors mark a user or item the model was not fitted for.
+//! `null` factors mark a user or item the model was not fitted for. A model without biases
+//! has no `"global_mean"` and no `"bias"`; with biases, every user and item has a `"bias"`.
+//! Version 1 is the same without biases.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use thiserror::Error;
 
-use crate::als::AlsModel;
+use crate::als::{AlsModel, Biases};
+use crate::ids::IdMap;
 
 /// The first four bytes of a binary model file.
 pub const MAGIC: [u8; 4] = *b"AFFM";
-/// The binary format version this build writes and reads.
-pub const BINARY_VERSION: u16 = 1;
+/// The binary format version this build writes (it also reads every version from 1 on).
+pub const BINARY_VERSION: u16 = 2;
 /// The `"format"` value of a JSON model file.
 pub const JSON_FORMAT: &str = "affinity-model";
-/// The JSON format version this build writes and reads.
-pub const JSON_VERSION: u64 = 1;
+/// The JSON format version this build writes (it also reads every version from 1 on).
+pub const JSON_VERSION: u64 = 2;
+/// The oldest format version this build reads, binary or JSON.
+pub const OLDEST_VERSION: u64 = 1;
 /// Largest rank a file may declare (as [`crate::als::AlsParams::check`] accepts).
 const MAX_RANK: usize = 1000;
 /// Deepest JSON nesting read; the format needs 4, the limit keeps hostile input from
@@ -62,6 +76,9 @@ pub struct ModelFile {
     pub user_fitted: Vec<bool>,
     /// Whether each item has factors (was rated in training).
     pub item_fitted: Vec<bool>,
+    /// The global mean and one bias per user and per item (0 for unfitted rows), for a
+    /// model fitted with biases; `None` otherwise (and in every version 1 file).
+    pub biases: Option<Biases>,
 }
 
 /// Why a model could not be saved or loaded.
@@ -75,12 +92,12 @@ pub enum ModelIoError {
     },
     /// The file was written in a format version this build does not read.
     #[error(
-        "model file format version {found} is not supported (this build reads version {supported})"
+        "model file format version {found} is not supported (this build reads versions 1 to {supported})"
     )]
     UnsupportedVersion {
         /// The version in the file.
         found: u64,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every version from 1 to this).
         supported: u64,
     },
     /// The file ends before a part it announces.
@@ -132,7 +149,8 @@ pub enum ModelIoError {
     /// The JSON is valid but not a model file (a field is missing or of the wrong kind).
     #[error("not an Affinity model file: {0}")]
     JsonSchema(String),
-    /// The parts of a model do not fit together (lengths, duplicate ids, non-finite factors).
+    /// The parts of a model do not fit together (lengths, duplicate ids, non-finite factors
+    /// or biases).
     #[error("inconsistent model: {0}")]
     Inconsistent(String),
 }
@@ -140,7 +158,7 @@ pub enum ModelIoError {
 impl ModelFile {
     /// The file content of `model`, whose user (item) index `k` has the id `user_ids[k]`
     /// (`item_ids[k]`): typically `ratings.users().ids()` of the ratings it was fitted on.
-    /// A model with biases is refused: format version 1 has no place for them.
+    /// A model's biases, when it has them, are kept.
     pub fn from_model(
         model: &AlsModel,
         user_ids: &[String],
@@ -154,12 +172,6 @@ impl ModelFile {
                 user_ids.len(),
                 item_ids.len()
             )));
-        }
-        if model.has_biases() {
-            // Version 1 has no place for them; dropping them would change every prediction.
-            return Err(ModelIoError::Inconsistent(
-                "the model has biases, which format version 1 cannot store".into(),
-            ));
         }
         let rank = model.rank();
         let side = |n: usize, rows: &mut dyn FnMut(u32) -> Option<Vec<f32>>| {
@@ -187,9 +199,33 @@ impl ModelFile {
             item_factors,
             user_fitted,
             item_fitted,
+            biases: model.biases(),
         };
         file.validate()?;
         Ok(file)
+    }
+
+    /// The model and its id maps: user (item) index `k` of the model has the id at index `k`
+    /// of the first (second) map, so `users.get(id)` finds a user's index and `items.id(i)`
+    /// names a recommended item. The model predicts exactly as the one the file was made
+    /// from.
+    pub fn into_model(self) -> Result<(AlsModel, IdMap, IdMap), ModelIoError> {
+        // The fields are public, so they may have changed since the file was read.
+        self.validate()?;
+        let model = AlsModel::from_parts(
+            self.rank,
+            self.user_factors,
+            self.item_factors,
+            self.user_fitted,
+            self.item_fitted,
+            self.biases,
+        )
+        .map_err(|e| ModelIoError::Inconsistent(e.to_string()))?;
+        Ok((
+            model,
+            IdMap::from(self.user_ids),
+            IdMap::from(self.item_ids),
+        ))
     }
 
     /// Number of users.
@@ -213,7 +249,8 @@ impl ModelFile {
     }
 
     /// Checks that the parts fit together: rank 1..=1000, one fitted flag and `rank`
-    /// factors per id, unique ids, finite factors.
+    /// factors per id, unique ids, finite factors, and with biases a finite global mean and
+    /// one finite bias per id.
     pub fn validate(&self) -> Result<(), ModelIoError> {
         let bad = |s: String| Err(ModelIoError::Inconsistent(s));
         if !(1..=MAX_RANK).contains(&self.rank) {
@@ -266,6 +303,26 @@ impl ModelFile {
                 return bad(format!("{side} id {dup:?} appears twice"));
             }
         }
+        if let Some(b) = &self.biases {
+            if !b.global_mean.is_finite() {
+                return bad(format!("the global mean {} is not finite", b.global_mean));
+            }
+            for (side, ids, biases) in [
+                ("user", &self.user_ids, &b.user),
+                ("item", &self.item_ids, &b.item),
+            ] {
+                if biases.len() != ids.len() {
+                    return bad(format!(
+                        "{} {side} ids but {} {side} biases",
+                        ids.len(),
+                        biases.len()
+                    ));
+                }
+                if let Some(k) = biases.iter().position(|v| !v.is_finite()) {
+                    return bad(format!("{side} {:?} has a non-finite bias", ids[k]));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -279,7 +336,13 @@ impl ModelFile {
             .map(|s| 4 + s.len())
             .sum();
         let n = self.n_users() + self.n_items();
-        let mut out = Vec::with_capacity(4 + 2 + 12 + ids_len + n + 4 * self.rank * n + 8);
+        let bias_len = if self.biases.is_some() {
+            4 * (1 + n)
+        } else {
+            0
+        };
+        let mut out =
+            Vec::with_capacity(4 + 2 + 12 + ids_len + n + 4 * self.rank * n + 1 + bias_len + 8);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&BINARY_VERSION.to_le_bytes());
         for v in [self.rank, self.n_users(), self.n_items()] {
@@ -300,6 +363,15 @@ impl ModelFile {
         for v in self.user_factors.iter().chain(&self.item_factors) {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        out.push(u8::from(self.biases.is_some()));
+        if let Some(b) = &self.biases {
+            for v in std::iter::once(&b.global_mean)
+                .chain(&b.user)
+                .chain(&b.item)
+            {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
         let checksum = fnv1a(&out);
         out.extend_from_slice(&checksum.to_le_bytes());
         Ok(out)
@@ -316,7 +388,7 @@ impl ModelFile {
             });
         }
         let version = u16::from_le_bytes(r.array("the format version")?);
-        if version != BINARY_VERSION {
+        if !(OLDEST_VERSION..=u64::from(BINARY_VERSION)).contains(&version.into()) {
             return Err(ModelIoError::UnsupportedVersion {
                 found: version.into(),
                 supported: BINARY_VERSION.into(),
@@ -338,6 +410,17 @@ impl ModelFile {
         let item_fitted = r.flags(n_items, "the item fitted flags")?;
         let user_factors = r.floats(n_users as u64 * rank as u64, "the user factors")?;
         let item_factors = r.floats(n_items as u64 * rank as u64, "the item factors")?;
+        let has_biases = version >= 2 && r.flags(1, "the biases flag")?[0];
+        let biases = if has_biases {
+            let global_mean = r.floats(1, "the global mean")?[0];
+            Some(Biases {
+                global_mean,
+                user: r.floats(n_users as u64, "the user biases")?,
+                item: r.floats(n_items as u64, "the item biases")?,
+            })
+        } else {
+            None
+        };
         let content_end = r.pos;
         let stored = u64::from_le_bytes(r.array("the checksum")?);
         let computed = fnv1a(&bytes[..content_end]);
@@ -362,6 +445,7 @@ impl ModelFile {
             item_factors,
             user_fitted,
             item_fitted,
+            biases,
         };
         file.validate()?;
         Ok(file)
@@ -377,12 +461,16 @@ impl ModelFile {
             "{{\n\"format\": \"{JSON_FORMAT}\",\n\"version\": {JSON_VERSION},\n\"rank\": {},\n",
             self.rank
         );
-        for (key, ids, fitted, factors, last) in [
+        if let Some(b) = &self.biases {
+            let _ = writeln!(out, "\"global_mean\": {},", b.global_mean);
+        }
+        for (key, ids, fitted, factors, biases, last) in [
             (
                 "users",
                 &self.user_ids,
                 &self.user_fitted,
                 &self.user_factors,
+                self.biases.as_ref().map(|b| &b.user),
                 false,
             ),
             (
@@ -390,6 +478,7 @@ impl ModelFile {
                 &self.item_ids,
                 &self.item_fitted,
                 &self.item_factors,
+                self.biases.as_ref().map(|b| &b.item),
                 true,
             ),
         ] {
@@ -401,6 +490,9 @@ impl ModelFile {
                     ",\n  {\"id\": "
                 });
                 push_json_string(&mut out, id);
+                if let Some(biases) = biases {
+                    let _ = write!(out, ", \"bias\": {}", biases[k]);
+                }
                 out.push_str(", \"factors\": ");
                 if fitted[k] {
                     out.push('[');
@@ -436,6 +528,7 @@ impl ModelFile {
         let mut format = None;
         let mut version = None;
         let mut rank = None;
+        let mut global_mean = None;
         let mut users = None;
         let mut items = None;
         for (key, v) in fields {
@@ -443,6 +536,7 @@ impl ModelFile {
                 "format" => format = Some(v),
                 "version" => version = Some(v),
                 "rank" => rank = Some(v),
+                "global_mean" => global_mean = Some(v),
                 "users" => users = Some(v),
                 "items" => items = Some(v),
                 other => return Err(schema(format!("unknown key {other:?}"))),
@@ -461,12 +555,26 @@ impl ModelFile {
             .as_ref()
             .and_then(json::Value::as_u64)
             .ok_or_else(|| schema("\"version\" is missing or not a whole number".into()))?;
-        if version != JSON_VERSION {
+        if !(OLDEST_VERSION..=JSON_VERSION).contains(&version) {
             return Err(ModelIoError::UnsupportedVersion {
                 found: version,
                 supported: JSON_VERSION,
             });
         }
+        // Version 1 has no biases; in version 2 the global mean says whether there are.
+        let global_mean = match global_mean {
+            None => None,
+            Some(_) if version < 2 => {
+                return Err(schema(format!(
+                    "\"global_mean\" needs format version 2, the file is version {version}"
+                )))
+            }
+            Some(v) => Some(
+                v.as_f32()
+                    .ok_or_else(|| schema("\"global_mean\" is not a finite number".into()))?,
+            ),
+        };
+        let with_biases = global_mean.is_some();
         let rank = rank
             .as_ref()
             .and_then(json::Value::as_u64)
@@ -483,18 +591,40 @@ impl ModelFile {
             let mut ids = Vec::with_capacity(entries.len());
             let mut fitted = Vec::with_capacity(entries.len());
             let mut factors = Vec::with_capacity(entries.len() * rank);
+            let mut biases = Vec::with_capacity(if with_biases { entries.len() } else { 0 });
             for (k, entry) in entries.into_iter().enumerate() {
                 let at = || format!("{name}[{k}]");
                 let json::Value::Object(fields) = entry else {
                     return Err(schema(format!("{} is not an object", at())));
                 };
-                let (mut id, mut fs) = (None, None);
+                let (mut id, mut fs, mut bias) = (None, None, None);
                 for (key, v) in fields {
                     match key.as_str() {
                         "id" => id = Some(v),
                         "factors" => fs = Some(v),
+                        "bias" if version >= 2 => bias = Some(v),
                         other => return Err(schema(format!("{}: unknown key {other:?}", at()))),
                     }
+                }
+                match (with_biases, bias) {
+                    (true, Some(b)) => {
+                        biases.push(b.as_f32().ok_or_else(|| {
+                            schema(format!("{}.bias is not a finite number", at()))
+                        })?)
+                    }
+                    (true, None) => {
+                        return Err(schema(format!(
+                            "{} has no \"bias\", but the file has a \"global_mean\"",
+                            at()
+                        )))
+                    }
+                    (false, Some(_)) => {
+                        return Err(schema(format!(
+                            "{} has a \"bias\", but the file has no \"global_mean\"",
+                            at()
+                        )))
+                    }
+                    (false, None) => {}
                 }
                 match id {
                     Some(json::Value::String(s)) => ids.push(s),
@@ -529,10 +659,10 @@ impl ModelFile {
                     }
                 }
             }
-            Ok((ids, fitted, factors))
+            Ok((ids, fitted, factors, biases))
         };
-        let (user_ids, user_fitted, user_factors) = side("users", users)?;
-        let (item_ids, item_fitted, item_factors) = side("items", items)?;
+        let (user_ids, user_fitted, user_factors, user_biases) = side("users", users)?;
+        let (item_ids, item_fitted, item_factors, item_biases) = side("items", items)?;
         let file = Self {
             user_ids,
             item_ids,
@@ -541,6 +671,11 @@ impl ModelFile {
             item_factors,
             user_fitted,
             item_fitted,
+            biases: global_mean.map(|global_mean| Biases {
+                global_mean,
+                user: user_biases,
+                item: item_biases,
+            }),
         };
         file.validate()?;
         Ok(file)
@@ -965,10 +1100,14 @@ mod tests {
             .check()
             .unwrap(),
         );
-        assert!(matches!(
-            ModelFile::from_model(&biased, train.users().ids(), train.items().ids()),
-            Err(ModelIoError::Inconsistent(_))
-        ));
+        let with_biases =
+            ModelFile::from_model(&biased, train.users().ids(), train.items().ids()).unwrap();
+        let b = with_biases.biases.as_ref().expect("the biases are kept");
+        assert_eq!(b.global_mean, biased.global_mean());
+        assert_eq!((b.user.len(), b.item.len()), (13, 10));
+        assert_eq!(Some(b.user[0]), biased.user_bias(0));
+        assert_eq!(b.user[12], 0.0, "ghost's bias");
+        assert_eq!(f.biases, None);
         let short = ModelFile::from_model(&model, &train.users().ids()[1..], train.items().ids());
         assert!(matches!(short, Err(ModelIoError::Inconsistent(_))));
     }
@@ -978,7 +1117,8 @@ mod tests {
         let f = file();
         let bytes = f.to_bytes().unwrap();
         assert_eq!(&bytes[..4], b"AFFM");
-        assert_eq!(&bytes[4..6], &[1, 0]);
+        assert_eq!(&bytes[4..6], &[2, 0]);
+        assert_eq!(bytes[bytes.len() - 9], 0, "the biases flag is off");
         assert_eq!(ModelFile::from_bytes(&bytes).unwrap(), f);
         assert_eq!(ModelFile::from_any(&bytes).unwrap(), f);
     }
@@ -987,7 +1127,8 @@ mod tests {
     fn json_round_trip_is_exact_and_readable() {
         let f = file();
         let text = f.to_json().unwrap();
-        assert!(text.starts_with("{\n\"format\": \"affinity-model\",\n\"version\": 1,"));
+        assert!(text.starts_with("{\n\"format\": \"affinity-model\",\n\"version\": 2,"));
+        assert!(!text.contains("bias") && !text.contains("global_mean"));
         assert!(text.contains("{\"id\": \"ghost\", \"factors\": null}"));
         assert!(
             text.contains("\"user \\\"3\\\"\""),
@@ -1007,6 +1148,7 @@ mod tests {
         assert_eq!(f.item_factors(0), Some(&[1.0, -0.5][..]));
         assert_eq!(f.user_ids, vec!["a\"b".to_owned()]);
         assert_eq!(f.user_factors(0), None);
+        assert_eq!(f.biases, None, "a version 1 file has no biases");
     }
 
     #[test]
@@ -1023,24 +1165,27 @@ mod tests {
 
     #[test]
     fn other_versions_are_refused_with_both_numbers() {
+        for version in [0u16, 3] {
+            let mut bytes = file().to_bytes().unwrap();
+            bytes[4..6].copy_from_slice(&version.to_le_bytes());
+            assert_eq!(
+                ModelFile::from_bytes(&bytes).unwrap_err(),
+                ModelIoError::UnsupportedVersion {
+                    found: version.into(),
+                    supported: 2
+                }
+            );
+        }
         let mut bytes = file().to_bytes().unwrap();
-        bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
-        let err = ModelFile::from_bytes(&bytes).unwrap_err();
+        bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
         assert_eq!(
-            err,
-            ModelIoError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "model file format version 2 is not supported (this build reads version 1)"
+            ModelFile::from_bytes(&bytes).unwrap_err().to_string(),
+            "model file format version 3 is not supported (this build reads versions 1 to 2)"
         );
         let text = file()
             .to_json()
             .unwrap()
-            .replace("\"version\": 1", "\"version\": 7");
+            .replace("\"version\": 2", "\"version\": 7");
         assert!(matches!(
             ModelFile::from_json(&text),
             Err(ModelIoError::UnsupportedVersion { found: 7, .. })
@@ -1159,5 +1304,170 @@ mod tests {
         let mut f = file();
         f.user_factors[0] = f32::NAN;
         assert!(matches!(f.to_json(), Err(ModelIoError::Inconsistent(_))));
+    }
+
+    fn biased() -> (AlsModel, Ratings) {
+        let (_, train) = fitted();
+        let params = AlsParams {
+            rank: 3,
+            max_iter: 4,
+            biases: true,
+            ..AlsParams::default()
+        };
+        (als::fit(&train, &params.check().unwrap()), train)
+    }
+
+    /// A version 1 binary file written out byte by byte: rank 2, user "u" with factors
+    /// (0.5, 2), item "a" with (2, 1), item "b" unfitted.
+    fn version_1_bytes() -> Vec<u8> {
+        let mut b = b"AFFM".to_vec();
+        b.extend_from_slice(&1u16.to_le_bytes());
+        for v in [2u32, 1, 2] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for id in ["u", "a", "b"] {
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(id.as_bytes());
+        }
+        b.extend_from_slice(&[1, 1, 0]);
+        for v in [0.5f32, 2.0, 2.0, 1.0, 0.0, 0.0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let checksum = fnv1a(&b);
+        b.extend_from_slice(&checksum.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn version_1_files_still_read_as_models_without_biases() {
+        let f = ModelFile::from_bytes(&version_1_bytes()).unwrap();
+        assert_eq!(f.rank, 2);
+        assert_eq!(f.user_ids, vec!["u".to_owned()]);
+        assert_eq!(f.item_ids, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(f.biases, None);
+        assert_eq!(ModelFile::from_any(&version_1_bytes()).unwrap(), f);
+        let (model, users, items) = f.into_model().unwrap();
+        let (u, a, b) = (
+            users.get("u").unwrap(),
+            items.get("a").unwrap(),
+            items.get("b").unwrap(),
+        );
+        assert_eq!(model.predict(u, a), Some(0.5 * 2.0 + 2.0 * 1.0));
+        assert_eq!(model.predict(u, b), None);
+        assert!(!model.has_biases());
+        // Version 1 JSON cannot carry biases.
+        let v1 = r#"{"format": "affinity-model", "version": 1, "rank": 1,
+            "users": [{"id": "u", "factors": [2]}], "items": [{"id": "a", "factors": [1.5]}]}"#;
+        let f = ModelFile::from_json(v1).unwrap();
+        assert_eq!(f.user_factors(0), Some(&[2.0f32][..]));
+        assert_eq!(f.biases, None);
+        let with_mean = v1.replace("\"rank\": 1,", "\"rank\": 1, \"global_mean\": 3,");
+        let err = ModelFile::from_json(&with_mean).unwrap_err();
+        assert!(err.to_string().contains("needs format version 2"), "{err}");
+        let with_bias = v1.replace("{\"id\": \"u\",", "{\"id\": \"u\", \"bias\": 1,");
+        let err = ModelFile::from_json(&with_bias).unwrap_err();
+        assert!(err.to_string().contains("unknown key \"bias\""), "{err}");
+    }
+
+    #[test]
+    fn biases_round_trip_exactly_in_both_formats() {
+        let (model, train) = biased();
+        let f = ModelFile::from_model(&model, train.users().ids(), train.items().ids()).unwrap();
+        assert!(f.biases.is_some());
+        let bytes = f.to_bytes().unwrap();
+        let n = 13 + 10;
+        assert_eq!(
+            bytes[bytes.len() - 8 - 4 * (1 + n) - 1],
+            1,
+            "the biases flag"
+        );
+        assert_eq!(ModelFile::from_bytes(&bytes).unwrap(), f);
+        let text = f.to_json().unwrap();
+        assert!(text.contains(&format!("\"global_mean\": {},", model.global_mean())));
+        assert!(text.contains("{\"id\": \"ghost\", \"bias\": 0, \"factors\": null}"));
+        assert_eq!(ModelFile::from_json(&text).unwrap(), f);
+        assert_eq!(ModelFile::from_any(text.as_bytes()).unwrap(), f);
+    }
+
+    #[test]
+    fn bad_biases_are_named() {
+        let (model, train) = biased();
+        let good = ModelFile::from_model(&model, train.users().ids(), train.items().ids()).unwrap();
+        let text = good.to_json().unwrap();
+        // Biases without a global mean.
+        let start = text.find("\"global_mean\"").unwrap();
+        let end = start + text[start..].find('\n').unwrap() + 1;
+        let without_mean = format!("{}{}", &text[..start], &text[end..]);
+        let err = ModelFile::from_json(&without_mean).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("users[0] has a \"bias\", but the file has no \"global_mean\""),
+            "{err}"
+        );
+        // A global mean with one bias missing.
+        let (_, rest) = text.split_once("\"id\": \"ghost\", \"bias\": 0, ").unwrap();
+        let missing = format!(
+            "{}\"id\": \"ghost\", {rest}",
+            &text[..text.find("\"id\": \"ghost\"").unwrap()]
+        );
+        let err = ModelFile::from_json(&missing).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has no \"bias\", but the file has a \"global_mean\""),
+            "{err}"
+        );
+        // A bias flag that is neither 0 nor 1.
+        let mut bytes = good.to_bytes().unwrap();
+        let flag_at = bytes.len() - 8 - 4 * (1 + 13 + 10) - 1;
+        bytes[flag_at] = 2;
+        assert!(matches!(
+            ModelFile::from_bytes(&bytes),
+            Err(ModelIoError::Corrupt { offset, .. }) if offset == flag_at
+        ));
+        // Biases that do not fit are not written.
+        let mut f = good.clone();
+        f.biases.as_mut().unwrap().item.pop();
+        assert_eq!(
+            f.to_bytes(),
+            Err(ModelIoError::Inconsistent(
+                "10 item ids but 9 item biases".into()
+            ))
+        );
+        let mut f = good;
+        f.biases.as_mut().unwrap().user[1] = f32::INFINITY;
+        assert!(matches!(f.to_json(), Err(ModelIoError::Inconsistent(_))));
+        assert!(matches!(f.into_model(), Err(ModelIoError::Inconsistent(_))));
+    }
+
+    #[test]
+    fn a_saved_then_loaded_model_predicts_exactly_as_the_original() {
+        for (model, train) in [fitted(), biased()] {
+            let f =
+                ModelFile::from_model(&model, train.users().ids(), train.items().ids()).unwrap();
+            let from_binary = ModelFile::from_bytes(&f.to_bytes().unwrap()).unwrap();
+            let from_json = ModelFile::from_json(&f.to_json().unwrap()).unwrap();
+            for loaded in [from_binary, from_json] {
+                let (back, users, items) = loaded.into_model().unwrap();
+                assert_eq!(users.ids(), train.users().ids());
+                assert_eq!(items.ids(), train.items().ids());
+                assert_eq!(back.has_biases(), model.has_biases());
+                assert_eq!(back.biases(), model.biases());
+                // One past the end on each side checks that out-of-range rows stay None.
+                for u in 0..=model.n_users() as u32 {
+                    for i in 0..=model.n_items() as u32 {
+                        let (a, b) = (model.predict(u, i), back.predict(u, i));
+                        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits), "({u}, {i})");
+                    }
+                    assert_eq!(
+                        back.recommend(u, 5, |i| i % 4 == 0),
+                        model.recommend(u, 5, |i| i % 4 == 0)
+                    );
+                }
+            }
+        }
+        // The ghost user is cold in both.
+        let (model, train) = biased();
+        let ghost = train.users().get("ghost").unwrap();
+        assert_eq!(model.predict(ghost, 0), None);
     }
 }

@@ -6,7 +6,7 @@
 
 /// Dot product, with four accumulators so that the compiler can vectorise it (a single
 /// floating-point accumulator forbids reordering the additions).
-#[inline]
+#[inline(always)]
 pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -24,7 +24,7 @@ pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// `y += w · x`.
-#[inline]
+#[inline(always)]
 pub(super) fn axpy(y: &mut [f64], w: f64, x: &[f64]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += w * xi;
@@ -58,6 +58,7 @@ pub(super) fn sym_mul(a: &[f64], d: usize, x: &[f64], out: &mut [f64]) {
 /// Right-looking (outer-product) form on the upper triangle: every inner loop is an `axpy`
 /// along a contiguous row, which vectorises, unlike the short dependent dot products of the
 /// row-by-row form (that one took as long as building the Gram matrix at rank 40).
+#[inline(always)]
 pub(super) fn cholesky_in_place(u: &mut [f64], d: usize) -> bool {
     for k in 0..d {
         let (head, tail) = u.split_at_mut((k + 1) * d);
@@ -81,6 +82,7 @@ pub(super) fn cholesky_in_place(u: &mut [f64], d: usize) -> bool {
 
 /// Solves `UᵀU x = b` in place (`b` becomes `x`) given the factor from
 /// [`cholesky_in_place`].
+#[inline(always)]
 pub(super) fn cholesky_solve(u: &[f64], d: usize, b: &mut [f64]) {
     // Uᵀ y = b, column by column so that rows of U are read contiguously.
     for k in 0..d {
@@ -98,6 +100,7 @@ pub(super) fn cholesky_solve(u: &[f64], d: usize, b: &mut [f64]) {
 }
 
 /// Copies the upper triangle of `a` into `u`, adding `ridge` to the diagonal.
+#[inline(always)]
 fn copy_upper(a: &[f64], d: usize, u: &mut [f64], ridge: f64) {
     u[..d * d].copy_from_slice(&a[..d * d]);
     for i in 0..d {
@@ -109,6 +112,7 @@ fn copy_upper(a: &[f64], d: usize, u: &mut [f64], ridge: f64) {
 /// into `x`, using `scratch` (`d * d` values) for the factor. A singular system (possible
 /// only with regParam 0) gets a tiny ridge rather than failing outright; false if even that
 /// fails or `x` is not finite.
+#[inline(always)]
 pub(super) fn solve_spd(
     a: &[f64],
     d: usize,
@@ -126,6 +130,171 @@ pub(super) fn solve_spd(
         }
     }
     cholesky_solve(scratch, d, x);
+    x[..d].iter().all(|v| v.is_finite())
+}
+
+/// Columns of a Gram tile: one 256-bit vector of `f32`, or two 128-bit ones. Padded
+/// matrices have a multiple of this many columns.
+pub(super) const GRAM_NR: usize = 8;
+
+/// Ratings summed in `f32` before a tile is added to the `f64` Gram matrix: short enough
+/// that the `f32` partial sums lose nothing that matters, long enough that the flushes cost
+/// nothing next to the multiply-adds.
+const GRAM_KC: usize = 64;
+
+/// `gram += Σ_k a_k x_kᵀ` over the upper triangle of `gram`, a `dp × dp` row-major matrix
+/// of which the leading `d × d` block is the system (`dp` a multiple of [`GRAM_NR`]).
+///
+/// `x_k` is row `cols[k]` of `fixed`, a matrix of `dp` columns whose columns `d..` are
+/// zero; `a_k` is `x_k` itself or, when `WEIGHTED`, row `k` of `weighted` (`x_k` scaled by
+/// the rating's weight, same layout).
+///
+/// A rank-k update blocked for registers: an `MR × GRAM_NR` tile of the Gram matrix stays in
+/// `f32` accumulators while up to `GRAM_KC` ratings stream past it (one vector load and `MR`
+/// broadcasts per rating), then is added to `gram` in `f64`. Each Gram entry is summed in the
+/// same order whatever `MR` and whatever vector width the compiler picks, so the result is
+/// bit-identical across them. Tiles that straddle the diagonal also add to a few entries
+/// below it, which are never read.
+#[inline(always)]
+pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
+    gram: &mut [f64],
+    d: usize,
+    dp: usize,
+    fixed: &[f32],
+    cols: &[u32],
+    weighted: &[f32],
+) {
+    debug_assert!(dp.is_multiple_of(GRAM_NR) && GRAM_NR.is_multiple_of(MR) && dp >= d);
+    debug_assert!(!WEIGHTED || weighted.len() >= cols.len() * dp);
+    for (chunk, kc) in cols.chunks(GRAM_KC).enumerate() {
+        let first = chunk * GRAM_KC;
+        for i0 in (0..d).step_by(MR) {
+            for j0 in (i0 / GRAM_NR * GRAM_NR..d).step_by(GRAM_NR) {
+                let mut acc = [[0f32; GRAM_NR]; MR];
+                for (k, &c) in kc.iter().enumerate() {
+                    let x = &fixed[c as usize * dp..(c as usize + 1) * dp];
+                    let a = if WEIGHTED {
+                        &weighted[(first + k) * dp..(first + k + 1) * dp]
+                    } else {
+                        x
+                    };
+                    let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
+                    let xj: &[f32; GRAM_NR] = x[j0..j0 + GRAM_NR].try_into().unwrap();
+                    for (row, &v) in acc.iter_mut().zip(ai) {
+                        for (s, &w) in row.iter_mut().zip(xj) {
+                            *s += v * w;
+                        }
+                    }
+                }
+                for (i, row) in (i0..i0 + MR).zip(&acc) {
+                    let g = &mut gram[i * dp + j0..i * dp + j0 + GRAM_NR];
+                    for (g, &s) in g.iter_mut().zip(row) {
+                        *g += f64::from(s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Columns `jb..jb + W` of row `k` of the factor being built by [`cholesky_padded`], before
+/// scaling: `a_kj − Σ_{m<k} u_mk u_mj`, summed in that order in registers.
+#[inline(always)]
+fn up_looking_block<const W: usize>(u: &mut [f64], k: usize, jb: usize, dp: usize) {
+    let mut acc: [f64; W] = u[k * dp + jb..k * dp + jb + W].try_into().unwrap();
+    for m in 0..k {
+        let f = u[m * dp + k];
+        let um: &[f64; W] = u[m * dp + jb..m * dp + jb + W].try_into().unwrap();
+        for (s, &v) in acc.iter_mut().zip(um) {
+            *s -= f * v;
+        }
+    }
+    u[k * dp + jb..k * dp + jb + W].copy_from_slice(&acc);
+}
+
+/// [`cholesky_in_place`] for the leading `d × d` block of a `dp × dp` matrix (`dp` a
+/// multiple of four, at least `d`). The entries right of column `d` must be finite; those
+/// below the diagonal are scratch (left zero within a few columns of it).
+///
+/// Up-looking (row by row of `U`): each row's entries are accumulated in registers over the
+/// rows above, so the inner loop loads but never stores, unlike the right-looking form's
+/// load-update-store of every entry at every step. Every entry still gets the same
+/// operations in the same order as [`cholesky_in_place`]. A row starts at the multiple of
+/// four at or before the diagonal, so that it is whole vectors; the few entries computed
+/// left of the diagonal are zeroed.
+#[inline(always)]
+pub(super) fn cholesky_padded(u: &mut [f64], d: usize, dp: usize) -> bool {
+    debug_assert!(dp.is_multiple_of(4) && dp >= d && u.len() >= dp * dp);
+    for k in 0..d {
+        let mut jb = k / 4 * 4;
+        while dp - jb >= 16 {
+            up_looking_block::<16>(u, k, jb, dp);
+            jb += 16;
+        }
+        if dp - jb >= 8 {
+            up_looking_block::<8>(u, k, jb, dp);
+            jb += 8;
+        }
+        if dp - jb >= 4 {
+            up_looking_block::<4>(u, k, jb, dp);
+        }
+        let row_k = &mut u[k * dp..(k + 1) * dp];
+        let pivot = row_k[k];
+        if !(pivot > 0.0 && pivot.is_finite()) {
+            return false;
+        }
+        let p = pivot.sqrt();
+        row_k[k] = p;
+        let inv = 1.0 / p;
+        for v in &mut row_k[k + 1..] {
+            *v *= inv;
+        }
+        row_k[k / 4 * 4..k].fill(0.0);
+    }
+    true
+}
+
+/// [`cholesky_solve`] for a factor from [`cholesky_padded`] (row stride `dp`).
+#[inline(always)]
+pub(super) fn cholesky_solve_padded(u: &[f64], d: usize, dp: usize, b: &mut [f64]) {
+    for k in 0..d {
+        let row = &u[k * dp..k * dp + d];
+        b[k] /= row[k];
+        let yk = b[k];
+        axpy(&mut b[k + 1..d], -yk, &row[k + 1..]);
+    }
+    for k in (0..d).rev() {
+        let row = &u[k * dp..k * dp + d];
+        let s = dot(&row[k + 1..], &b[k + 1..d]);
+        b[k] = (b[k] - s) / row[k];
+    }
+}
+
+/// [`solve_spd`] for the leading `d × d` block of the `dp × dp` matrix `a` (entries right of
+/// column `d` finite), with `scratch` of `dp * dp` values.
+#[inline(always)]
+pub(super) fn solve_spd_padded(
+    a: &[f64],
+    d: usize,
+    dp: usize,
+    b: &[f64],
+    scratch: &mut [f64],
+    x: &mut [f64],
+) -> bool {
+    x[..d].copy_from_slice(&b[..d]);
+    scratch[..dp * dp].copy_from_slice(&a[..dp * dp]);
+    if !cholesky_padded(scratch, d, dp) {
+        let scale = (0..d).map(|i| a[i * dp + i].abs()).sum::<f64>() / d as f64;
+        let ridge = 1e-9 * scale.max(1e-12);
+        scratch[..dp * dp].copy_from_slice(&a[..dp * dp]);
+        for i in 0..d {
+            scratch[i * dp + i] += ridge;
+        }
+        if !cholesky_padded(scratch, d, dp) {
+            return false;
+        }
+    }
+    cholesky_solve_padded(scratch, d, dp, x);
     x[..d].iter().all(|v| v.is_finite())
 }
 

@@ -31,10 +31,19 @@ pub struct IterationReport {
 pub struct Cancelled;
 
 /// Fits ALS to `ratings` with the options of `params`.
+///
+/// Natively the rows of each half-step are solved on one thread per core (one thread on
+/// wasm32); the factors are bit-identical whatever the number of threads.
 pub fn fit(ratings: &Ratings, params: &ValidAlsParams) -> AlsModel {
-    match fit_with_progress(ratings, params, |_| ControlFlow::Continue(())) {
+    fit_on_threads(ratings, params, default_threads())
+}
+
+/// [`fit`] on at most `threads` threads (at least one), for callers that already run fits
+/// in parallel. The factors are the same as [`fit`]'s, bit for bit.
+pub fn fit_on_threads(ratings: &Ratings, params: &ValidAlsParams, threads: usize) -> AlsModel {
+    match fit_inner(ratings, params, threads, None) {
         Ok(model) => model,
-        Err(Cancelled) => unreachable!("the callback never breaks"),
+        Err(Cancelled) => unreachable!("there is no callback to cancel"),
     }
 }
 
@@ -48,6 +57,42 @@ pub fn fit_with_progress(
     ratings: &Ratings,
     params: &ValidAlsParams,
     mut on_iteration: impl FnMut(&IterationReport) -> ControlFlow<()>,
+) -> Result<AlsModel, Cancelled> {
+    fit_inner(ratings, params, default_threads(), Some(&mut on_iteration))
+}
+
+/// [`fit_with_progress`] on at most `threads` threads, for callers that already run several
+/// fits at once (one per core), where more threads per fit would only compete.
+pub fn fit_with_progress_on_threads(
+    ratings: &Ratings,
+    params: &ValidAlsParams,
+    threads: usize,
+    mut on_iteration: impl FnMut(&IterationReport) -> ControlFlow<()>,
+) -> Result<AlsModel, Cancelled> {
+    fit_inner(ratings, params, threads, Some(&mut on_iteration))
+}
+
+/// Threads for the row solves: one per core natively, one on wasm32 (a Web Worker).
+fn default_threads() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+    }
+}
+
+/// A progress callback of [`fit_with_progress`].
+type OnIteration<'a> = dyn FnMut(&IterationReport) -> ControlFlow<()> + 'a;
+
+/// The training loop; the training RMSE is computed only for a callback.
+fn fit_inner(
+    ratings: &Ratings,
+    params: &ValidAlsParams,
+    threads: usize,
+    mut on_iteration: Option<&mut OnIteration>,
 ) -> Result<AlsModel, Cancelled> {
     let rank = params.rank;
     let by_user = RatingRows::by_user(ratings);
@@ -99,7 +144,7 @@ pub fn fit_with_progress(
         nonnegative: params.nonnegative,
         solver: params.solver,
     };
-    let mut ws = Workspace::new(rank + usize::from(params.biases));
+    let mut ws = vec![Workspace::new(rank + usize::from(params.biases)); threads.max(1)];
     for iteration in 1..=params.max_iter {
         let m = &mut model;
         half_step(
@@ -130,13 +175,15 @@ pub fn fit_with_progress(
             },
             &mut ws,
         );
-        let report = IterationReport {
-            iteration,
-            max_iter: params.max_iter,
-            train_rmse: train_rmse(&model, ratings, params.implicit_prefs),
-        };
-        if on_iteration(&report).is_break() {
-            return Err(Cancelled);
+        if let Some(on_iteration) = on_iteration.as_mut() {
+            let report = IterationReport {
+                iteration,
+                max_iter: params.max_iter,
+                train_rmse: train_rmse(&model, ratings, params.implicit_prefs),
+            };
+            if on_iteration(&report).is_break() {
+                return Err(Cancelled);
+            }
         }
     }
     Ok(model)
@@ -272,6 +319,42 @@ mod tests {
             .unwrap(),
         );
         assert_ne!(a.user_factors, c.user_factors);
+    }
+
+    /// Rows are split between threads by work, and each row's solve is independent of the
+    /// split: any number of threads gives the same bits, with every option.
+    #[test]
+    fn the_factors_do_not_depend_on_the_number_of_threads() {
+        let ratings = planted(300, 200, 0.3, 4);
+        for params in [
+            AlsParams {
+                rank: 12,
+                max_iter: 3,
+                ..AlsParams::default()
+            },
+            AlsParams {
+                rank: 9,
+                max_iter: 3,
+                biases: true,
+                ..AlsParams::default()
+            },
+            AlsParams {
+                rank: 8,
+                max_iter: 3,
+                implicit_prefs: true,
+                ..AlsParams::default()
+            },
+        ] {
+            let params = params.check().unwrap();
+            let one = fit_on_threads(&ratings, &params, 1);
+            for threads in [2, 3, 8] {
+                let many = fit_on_threads(&ratings, &params, threads);
+                assert_eq!(one.user_factors, many.user_factors, "{threads} threads");
+                assert_eq!(one.item_factors, many.item_factors, "{threads} threads");
+                assert_eq!(one.user_biases, many.user_biases, "{threads} threads");
+                assert_eq!(one.user_fitted, many.user_fitted, "{threads} threads");
+            }
+        }
     }
 
     #[test]

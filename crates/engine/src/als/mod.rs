@@ -12,8 +12,11 @@ mod params;
 mod rows;
 mod solve;
 
-pub use fit::{fit, fit_with_progress, Cancelled, IterationReport};
-pub use model::AlsModel;
+pub use fit::{
+    fit, fit_on_threads, fit_with_progress, fit_with_progress_on_threads, Cancelled,
+    IterationReport,
+};
+pub use model::{AlsModel, Biases, ModelPartsError};
 pub use params::{AlsParams, ParamError, Solver, ValidAlsParams, DEFAULT_CG_STEPS, MAX_RANK};
 pub use rows::RatingRows;
 pub use solve::solve_side;

@@ -122,6 +122,270 @@ impl AlsModel {
     }
 }
 
+/// The global mean and per-row biases of a model fitted with biases, as passed to
+/// [`AlsModel::from_parts`] and returned by [`AlsModel::biases`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Biases {
+    /// Mean training rating.
+    pub global_mean: f32,
+    /// One bias per user index (0 for users the model has no factors for).
+    pub user: Vec<f32>,
+    /// One bias per item index (0 for items the model has no factors for).
+    pub item: Vec<f32>,
+}
+
+/// Why [`AlsModel::from_parts`] refused its parts.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ModelPartsError {
+    /// A model needs at least one latent factor.
+    #[error("the rank must be at least 1, got 0")]
+    ZeroRank,
+    /// A side's factor vector does not hold `rank` values per fitted flag.
+    #[error("{side} factors: {rows} {side}s at rank {rank} need {expected} values, got {found}")]
+    FactorCount {
+        /// `"user"` or `"item"`.
+        side: &'static str,
+        /// Number of fitted flags, i.e. of rows.
+        rows: usize,
+        /// The rank.
+        rank: usize,
+        /// `rows × rank` (saturated at `usize::MAX`).
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A side's bias vector does not hold one value per row.
+    #[error("{side} biases: {expected} {side}s need {expected} biases, got {found}")]
+    BiasCount {
+        /// `"user"` or `"item"`.
+        side: &'static str,
+        /// Number of rows.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A factor or bias is NaN or infinite.
+    #[error("{side} {index} has a non-finite {what}: {value}")]
+    NonFinite {
+        /// `"user"` or `"item"`.
+        side: &'static str,
+        /// The row index.
+        index: usize,
+        /// `"factor"` or `"bias"`.
+        what: &'static str,
+        /// The offending value.
+        value: f32,
+    },
+    /// The global mean is NaN or infinite.
+    #[error("the global mean is not finite: {0}")]
+    NonFiniteMean(f32),
+}
+
+impl AlsModel {
+    /// A model from its parts, as a model file or another trainer holds them: `rank` factors
+    /// per user and per item, row by row, and one fitted flag per row (rows without the flag
+    /// are cold: they have no predictions, whatever their factors). With `biases`, the model
+    /// predicts `mean + b_u + b_i + u·v`, otherwise `u·v`.
+    ///
+    /// Refused: rank 0, factor or bias vectors of the wrong length, non-finite values.
+    pub fn from_parts(
+        rank: usize,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+        user_fitted: Vec<bool>,
+        item_fitted: Vec<bool>,
+        biases: Option<Biases>,
+    ) -> Result<AlsModel, ModelPartsError> {
+        if rank == 0 {
+            return Err(ModelPartsError::ZeroRank);
+        }
+        for (side, factors, fitted) in [
+            ("user", &user_factors, &user_fitted),
+            ("item", &item_factors, &item_fitted),
+        ] {
+            let expected = fitted.len().checked_mul(rank);
+            if expected != Some(factors.len()) {
+                return Err(ModelPartsError::FactorCount {
+                    side,
+                    rows: fitted.len(),
+                    rank,
+                    expected: expected.unwrap_or(usize::MAX),
+                    found: factors.len(),
+                });
+            }
+            if let Some(k) = factors.iter().position(|v| !v.is_finite()) {
+                return Err(ModelPartsError::NonFinite {
+                    side,
+                    index: k / rank,
+                    what: "factor",
+                    value: factors[k],
+                });
+            }
+        }
+        let (global_mean, user_biases, item_biases) = match biases {
+            None => (0.0, Vec::new(), Vec::new()),
+            Some(Biases {
+                global_mean,
+                user,
+                item,
+            }) => {
+                if !global_mean.is_finite() {
+                    return Err(ModelPartsError::NonFiniteMean(global_mean));
+                }
+                for (side, values, rows) in [
+                    ("user", &user, user_fitted.len()),
+                    ("item", &item, item_fitted.len()),
+                ] {
+                    if values.len() != rows {
+                        return Err(ModelPartsError::BiasCount {
+                            side,
+                            expected: rows,
+                            found: values.len(),
+                        });
+                    }
+                    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+                        return Err(ModelPartsError::NonFinite {
+                            side,
+                            index: k,
+                            what: "bias",
+                            value: values[k],
+                        });
+                    }
+                }
+                (global_mean, user, item)
+            }
+        };
+        Ok(AlsModel {
+            rank,
+            user_factors,
+            item_factors,
+            user_fitted,
+            item_fitted,
+            global_mean,
+            user_biases,
+            item_biases,
+        })
+    }
+
+    /// The global mean and every user's and item's bias (cold rows included), or `None` for
+    /// a model fitted without biases.
+    pub fn biases(&self) -> Option<Biases> {
+        self.has_biases().then(|| Biases {
+            global_mean: self.global_mean,
+            user: self.user_biases.clone(),
+            item: self.item_biases.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod from_parts_tests {
+    use super::*;
+
+    fn parts() -> (Vec<f32>, Vec<f32>, Vec<bool>, Vec<bool>) {
+        (
+            vec![1.0, 2.0, 0.0, 0.0],
+            vec![0.5, -1.0, 3.0, 1.0, 0.0, 0.0],
+            vec![true, false],
+            vec![true, true, false],
+        )
+    }
+
+    #[test]
+    fn parts_make_a_model_that_predicts_from_them() {
+        let (uf, itf, uz, iz) = parts();
+        let m = AlsModel::from_parts(2, uf, itf, uz, iz, None).unwrap();
+        assert_eq!((m.rank(), m.n_users(), m.n_items()), (2, 2, 3));
+        assert_eq!(m.predict(0, 0), Some(0.5 - 2.0));
+        assert_eq!(m.predict(0, 1), Some(3.0 + 2.0));
+        assert_eq!(m.predict(1, 0), None, "user 1 is not fitted");
+        assert_eq!(m.predict(0, 2), None, "item 2 is not fitted");
+        assert_eq!(m.biases(), None);
+        let (uf, itf, uz, iz) = parts();
+        let b = Biases {
+            global_mean: 3.5,
+            user: vec![0.25, 0.0],
+            item: vec![-0.5, 1.0, 0.0],
+        };
+        let m = AlsModel::from_parts(2, uf, itf, uz, iz, Some(b.clone())).unwrap();
+        assert_eq!(m.predict(0, 1), Some(3.5 + 0.25 + 1.0 + 5.0));
+        assert_eq!(m.biases(), Some(b));
+    }
+
+    #[test]
+    fn bad_parts_are_refused_with_what_and_where() {
+        let (uf, itf, uz, iz) = parts();
+        assert_eq!(
+            AlsModel::from_parts(0, uf.clone(), itf.clone(), uz.clone(), iz.clone(), None)
+                .unwrap_err(),
+            ModelPartsError::ZeroRank
+        );
+        let err = AlsModel::from_parts(
+            2,
+            uf.clone(),
+            itf[..5].to_vec(),
+            uz.clone(),
+            iz.clone(),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ModelPartsError::FactorCount {
+                side: "item",
+                rows: 3,
+                rank: 2,
+                expected: 6,
+                found: 5
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "item factors: 3 items at rank 2 need 6 values, got 5"
+        );
+        let mut nan = itf.clone();
+        nan[3] = f32::NAN;
+        assert!(matches!(
+            AlsModel::from_parts(2, uf.clone(), nan, uz.clone(), iz.clone(), None),
+            Err(ModelPartsError::NonFinite {
+                side: "item",
+                index: 1,
+                what: "factor",
+                ..
+            })
+        ));
+        let biases = |global_mean: f32, user: Vec<f32>, item: Vec<f32>| {
+            Some(Biases {
+                global_mean,
+                user,
+                item,
+            })
+        };
+        let with = |b| AlsModel::from_parts(2, uf.clone(), itf.clone(), uz.clone(), iz.clone(), b);
+        assert_eq!(
+            with(biases(3.0, vec![0.0], vec![0.0; 3])).unwrap_err(),
+            ModelPartsError::BiasCount {
+                side: "user",
+                expected: 2,
+                found: 1
+            }
+        );
+        assert_eq!(
+            with(biases(f32::INFINITY, vec![0.0; 2], vec![0.0; 3])).unwrap_err(),
+            ModelPartsError::NonFiniteMean(f32::INFINITY)
+        );
+        assert!(matches!(
+            with(biases(3.0, vec![0.0; 2], vec![0.0, 0.0, f32::NAN])),
+            Err(ModelPartsError::NonFinite {
+                side: "item",
+                index: 2,
+                what: "bias",
+                ..
+            })
+        ));
+    }
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

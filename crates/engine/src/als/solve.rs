@@ -1,6 +1,8 @@
 //! One half-step of ALS: new factors for every row given the other side's factors.
 
-use super::dense::{add_outer, axpy, dot, nnls, solve_spd, sym_mul, NnlsScratch};
+use super::dense::{
+    add_gram_gathered, add_outer, axpy, dot, nnls, solve_spd_padded, sym_mul, NnlsScratch, GRAM_NR,
+};
 use super::params::Solver;
 use super::rows::RatingRows;
 
@@ -47,18 +49,22 @@ pub(super) struct Solved<'a> {
     pub fitted: &'a mut [bool],
 }
 
-/// Buffers of a fit, allocated once so that the per-row loop never allocates.
+/// Buffers of one solving thread, allocated once so that the per-row loop never allocates.
 #[derive(Clone, Debug)]
 pub(super) struct Workspace {
     d: usize,
+    /// `d` rounded up to whole Gram tiles: the row stride of `gram`, `chol` and `weighted`.
+    dp: usize,
+    /// The row's system, `dp × dp` with the `d × d` system in its upper-left corner.
     gram: Vec<f64>,
     yty: Vec<f64>,
     chol: Vec<f64>,
     rhs: Vec<f64>,
     sol: Vec<f64>,
     xa: Vec<f64>,
-    xs: Vec<f64>,
-    wxs: Vec<f64>,
+    /// A row's column vectors scaled by their ratings' weights (implicit feedback), `f32`
+    /// rows of `dp` values.
+    weighted: Vec<f32>,
     residual: Vec<f64>,
     direction: Vec<f64>,
     a_dir: Vec<f64>,
@@ -68,16 +74,17 @@ pub(super) struct Workspace {
 impl Workspace {
     /// Buffers for systems of `d` unknowns (the rank, plus one with biases).
     pub(super) fn new(d: usize) -> Self {
+        let dp = padded(d);
         Self {
             d,
-            gram: vec![0.0; d * d],
+            dp,
+            gram: vec![0.0; dp * dp],
             yty: vec![0.0; d * d],
-            chol: vec![0.0; d * d],
+            chol: vec![0.0; dp * dp],
             rhs: vec![0.0; d],
             sol: vec![0.0; d],
             xa: vec![0.0; d],
-            xs: vec![],
-            wxs: vec![],
+            weighted: vec![],
             residual: vec![0.0; d],
             direction: vec![0.0; d],
             a_dir: vec![0.0; d],
@@ -118,54 +125,207 @@ pub fn solve_side(
         biases: None,
         fitted,
     };
-    half_step(&step, rows, &fixed, solved, &mut Workspace::new(rank));
+    half_step(&step, rows, &fixed, solved, &mut [Workspace::new(rank)]);
 }
+
+/// Below this estimated number of multiply-adds a half-step runs on one thread: a thread
+/// costs tens of microseconds to start and join.
+const MIN_WORK_PER_THREAD: f64 = 2e6;
 
 /// One half-step with every option: for each row, the least-squares problem of Spark's
 /// `ALS.computeFactors` (explicit or implicit, regularised by `reg_param` times the row's
 /// number of explicit ratings), solved by Cholesky, NNLS or conjugate gradient.
+///
+/// Rows are independent, so they are split into contiguous runs of about equal work, one per
+/// workspace, solved on scoped threads (one thread when `workspaces` has one entry, or the
+/// half-step is small). Each row's result does not depend on the split: the factors are
+/// bit-identical whatever the number of workspaces.
 pub(super) fn half_step(
     step: &HalfStep,
     rows: &RatingRows,
     fixed: &Fixed,
-    mut solved: Solved,
-    ws: &mut Workspace,
+    solved: Solved,
+    workspaces: &mut [Workspace],
 ) {
     let rank = step.rank;
     let d = rank + usize::from(fixed.biases.is_some());
-    debug_assert_eq!(ws.d, d);
+    debug_assert!(workspaces.iter().all(|ws| ws.d == d));
     debug_assert_eq!(fixed.biases.is_some(), solved.biases.is_some());
     debug_assert_eq!(solved.factors.len(), rows.n_rows() * rank);
+    // The fixed side as f32 rows of `dp` values (bias column 1, then zeros) for the Gram
+    // kernel, which reads them in place: built once here rather than per rating.
+    let dp = padded(d);
+    let mut rows_dp = vec![];
+    if step.solver == Solver::Cholesky {
+        rows_dp = vec![0f32; fixed.factors.len() / rank * dp];
+        for (x, f) in rows_dp
+            .chunks_exact_mut(dp)
+            .zip(fixed.factors.chunks_exact(rank))
+        {
+            x[..rank].copy_from_slice(f);
+            if d > rank {
+                x[rank] = 1.0;
+            }
+        }
+    }
     let cols_of = Columns {
         rank,
         d,
+        dp,
         factors: fixed.factors,
+        padded: &rows_dp,
         biases: fixed.biases,
+    };
+    let Some((first, others)) = workspaces.split_first_mut() else {
+        panic!("half_step needs at least one workspace");
     };
     if let Feedback::Implicit { .. } = step.feedback {
         // YᵀY over every fixed row, once per half-step (rows without ratings are zero).
-        ws.yty.fill(0.0);
+        first.yty.fill(0.0);
         for c in 0..fixed.factors.len() / rank {
-            cols_of.load(c, &mut ws.xa);
-            add_outer(&mut ws.yty, d, &ws.xa, 1.0);
+            cols_of.load(c, &mut first.xa);
+            add_outer(&mut first.yty, d, &first.xa, 1.0);
+        }
+        for ws in others.iter_mut() {
+            ws.yty.copy_from_slice(&first.yty);
         }
     }
+    // Work per row: its Gram matrix and its factorisation.
+    let row_cost = |r: usize| (rows.row(r).0.len() * dp * dp / 2 + d * d * d / 6) as f64;
+    let total: f64 = (0..rows.n_rows()).map(row_cost).sum();
+    let n_threads = (1 + others.len())
+        .min((total / MIN_WORK_PER_THREAD) as usize)
+        .max(1);
+    if n_threads == 1 {
+        solve_rows(step, &cols_of, rows, 0, solved, first);
+        return;
+    }
+    // Contiguous runs of rows of about total / n_threads work each.
+    let mut ends = Vec::with_capacity(n_threads);
+    let mut acc = 0.0;
     for r in 0..rows.n_rows() {
+        acc += row_cost(r);
+        if acc >= total * (ends.len() + 1) as f64 / n_threads as f64 && ends.len() + 1 < n_threads {
+            ends.push(r + 1);
+        }
+    }
+    ends.push(rows.n_rows());
+    let cols_of = &cols_of;
+    std::thread::scope(|scope| {
+        let mut rest = solved;
+        let mut start = 0;
+        let mut jobs = Vec::with_capacity(n_threads);
+        for &end in &ends {
+            let (head, tail) = rest.split_at(end - start, rank);
+            jobs.push((start, head));
+            rest = tail;
+            start = end;
+        }
+        let mut jobs = jobs.into_iter().zip(workspaces.iter_mut());
+        let (mine, my_ws) = jobs.next().expect("at least two runs");
+        for ((start, part), ws) in jobs {
+            scope.spawn(move || solve_rows(step, cols_of, rows, start, part, ws));
+        }
+        solve_rows(step, cols_of, rows, mine.0, mine.1, my_ws);
+    });
+}
+
+impl<'a> Solved<'a> {
+    /// The first `n` rows and the rest.
+    fn split_at(self, n: usize, rank: usize) -> (Solved<'a>, Solved<'a>) {
+        let (f0, f1) = self.factors.split_at_mut(n * rank);
+        let (b0, b1) = match self.biases {
+            Some(b) => {
+                let (b0, b1) = b.split_at_mut(n);
+                (Some(b0), Some(b1))
+            }
+            None => (None, None),
+        };
+        let (ok0, ok1) = self.fitted.split_at_mut(n);
+        (
+            Solved {
+                factors: f0,
+                biases: b0,
+                fitted: ok0,
+            },
+            Solved {
+                factors: f1,
+                biases: b1,
+                fitted: ok1,
+            },
+        )
+    }
+}
+
+/// Solves the rows `first_row..` of `rows` that `solved` covers, with AVX2 code when the
+/// processor has it (the same arithmetic in the same order, so the same bits).
+fn solve_rows(
+    step: &HalfStep,
+    cols_of: &Columns,
+    rows: &RatingRows,
+    first_row: usize,
+    solved: Solved,
+    ws: &mut Workspace,
+) {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2, checked just above.
+        unsafe { solve_rows_avx2(step, cols_of, rows, first_row, solved, ws) };
+        return;
+    }
+    solve_rows_with::<4>(step, cols_of, rows, first_row, solved, ws);
+}
+
+/// [`solve_rows_with`] compiled for AVX2, whose sixteen 256-bit registers hold 8 × 8 tiles.
+///
+/// # Safety
+///
+/// The processor must support AVX2.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+unsafe fn solve_rows_avx2(
+    step: &HalfStep,
+    cols_of: &Columns,
+    rows: &RatingRows,
+    first_row: usize,
+    solved: Solved,
+    ws: &mut Workspace,
+) {
+    solve_rows_with::<8>(step, cols_of, rows, first_row, solved, ws);
+}
+
+/// The per-row loop of [`half_step`], with Gram tiles of `MR` rows.
+#[inline(always)]
+fn solve_rows_with<const MR: usize>(
+    step: &HalfStep,
+    cols_of: &Columns,
+    rows: &RatingRows,
+    first_row: usize,
+    mut solved: Solved,
+    ws: &mut Workspace,
+) {
+    let (rank, d) = (step.rank, cols_of.d);
+    for (k, out) in solved.factors.chunks_exact_mut(rank).enumerate() {
+        let r = first_row + k;
         let (cols, values) = rows.row(r);
-        let out = &mut solved.factors[r * rank..(r + 1) * rank];
         let ok = !cols.is_empty()
             && match step.solver {
                 Solver::Cholesky => {
-                    let n_reg = build_system(step, &cols_of, cols, values, ws);
+                    let n_reg = build_system::<MR>(step, cols_of, cols, values, ws);
                     let lambda = step.reg_param * n_reg as f64;
+                    let dp = ws.dp;
                     for a in 0..d {
-                        ws.gram[a * d + a] += lambda;
+                        ws.gram[a * dp + a] += lambda;
                     }
                     if step.nonnegative {
-                        // Biases are not constrained: only the latent factors are.
-                        nnls(&ws.gram, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
+                        // Biases are not constrained: only the latent factors are. NNLS
+                        // takes the system unpadded.
+                        for (a, g) in ws.chol.chunks_exact_mut(d).zip(ws.gram.chunks_exact(dp)) {
+                            a.copy_from_slice(&g[..d]);
+                        }
+                        nnls(&ws.chol, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
                     } else {
-                        solve_spd(&ws.gram, d, &ws.rhs, &mut ws.chol, &mut ws.sol)
+                        solve_spd_padded(&ws.gram, d, dp, &ws.rhs, &mut ws.chol, &mut ws.sol)
                     }
                 }
                 Solver::Cg { steps } => {
@@ -173,9 +333,9 @@ pub(super) fn half_step(
                         *s = f64::from(v);
                     }
                     if let Some(b) = &solved.biases {
-                        ws.sol[rank] = f64::from(b[r]);
+                        ws.sol[rank] = f64::from(b[k]);
                     }
-                    conjugate_gradient(step, &cols_of, cols, values, steps, ws)
+                    conjugate_gradient(step, cols_of, cols, values, steps, ws)
                 }
             };
         if ok {
@@ -186,9 +346,9 @@ pub(super) fn half_step(
             out.fill(0.0);
         }
         if let Some(b) = &mut solved.biases {
-            b[r] = if ok { ws.sol[rank] as f32 } else { 0.0 };
+            b[k] = if ok { ws.sol[rank] as f32 } else { 0.0 };
         }
-        solved.fitted[r] = ok;
+        solved.fitted[k] = ok;
     }
 }
 
@@ -196,7 +356,11 @@ pub(super) fn half_step(
 struct Columns<'a> {
     rank: usize,
     d: usize,
+    /// [`padded`]`(d)`.
+    dp: usize,
     factors: &'a [f32],
+    /// With the Cholesky solver, the vectors as `f32` rows of `dp` values, zero-padded.
+    padded: &'a [f32],
     biases: Option<(&'a [f32], f32)>,
 }
 
@@ -213,6 +377,12 @@ impl Columns<'_> {
         }
     }
 
+    /// Column `c`'s vector as `dp` values in `f32`, zero-padded.
+    #[inline(always)]
+    fn padded(&self, c: usize) -> &[f32] {
+        &self.padded[c * self.dp..(c + 1) * self.dp]
+    }
+
     /// The target of a rating of column `c`: the rating less the mean and `c`'s bias.
     #[inline]
     fn target(&self, c: usize, y: f32) -> f64 {
@@ -223,87 +393,72 @@ impl Columns<'_> {
     }
 }
 
+/// `y += w · x` for an `f32` vector `x`, in `f64`.
+#[inline(always)]
+fn axpy_f32(y: &mut [f64], w: f64, x: &[f32]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += w * f64::from(xi);
+    }
+}
+
+/// `d` rounded up to whole Gram tiles.
+fn padded(d: usize) -> usize {
+    d.div_ceil(GRAM_NR) * GRAM_NR
+}
+
 /// Builds one row's normal equations without the regularisation into `ws.gram` (upper
-/// triangle) and `ws.rhs`, returning the number of ratings that scale `reg_param`.
+/// triangle of the leading `d × d` block) and `ws.rhs`, returning the number of ratings that
+/// scale `reg_param`.
 ///
 /// As Spark's `ALS.computeFactors`: explicit ratings add `x xᵀ` and `y x`; implicit ones
 /// start from `YᵀY` and add `c1 x xᵀ` with `c1 = alpha·|r|`, plus `(1 + c1) x` to the
 /// right-hand side only when `r > 0` (preference 1), and only those count in `numExplicits`.
-fn build_system(
+///
+/// The Gram matrix is one register-blocked rank-k update over the row's columns
+/// ([`add_gram_gathered`]) in `f32`, the precision of the factors, completed in `f64`.
+#[inline(always)]
+fn build_system<const MR: usize>(
     step: &HalfStep,
     cols_of: &Columns,
     cols: &[u32],
     values: &[f32],
     ws: &mut Workspace,
 ) -> usize {
-    let (d, n) = (cols_of.d, cols.len());
-    // Gather the row's column vectors as f64 rows, converting each value once. The buffers
-    // only grow, to the longest row, so this does not allocate per row.
-    if ws.xs.len() < d * n {
-        ws.xs.resize(d * n, 0.0);
-        ws.wxs.resize(d * n, 0.0);
-    }
-    let (xs, wxs) = (&mut ws.xs[..d * n], &mut ws.wxs[..d * n]);
-    for (x, &c) in xs.chunks_exact_mut(d).zip(cols) {
-        cols_of.load(c as usize, x);
-    }
+    let (d, dp, n) = (cols_of.d, ws.dp, cols.len());
     ws.rhs.fill(0.0);
+    ws.gram.fill(0.0);
     match step.feedback {
         Feedback::Explicit => {
-            ws.gram.fill(0.0);
-            add_gram(&mut ws.gram, d, xs, xs);
-            for (x, (&c, &y)) in xs.chunks_exact(d).zip(cols.iter().zip(values)) {
-                axpy(&mut ws.rhs, cols_of.target(c as usize, y), x);
+            add_gram_gathered::<MR, false>(&mut ws.gram, d, dp, cols_of.padded, cols, &[]);
+            for (&c, &y) in cols.iter().zip(values) {
+                let x = &cols_of.padded(c as usize)[..d];
+                axpy_f32(&mut ws.rhs, cols_of.target(c as usize, y), x);
             }
             n
         }
         Feedback::Implicit { alpha } => {
             // A = YᵀY + Xᵀ diag(c1) X, b = Xᵀ ((1 + c1)·[r > 0]).
-            ws.gram.copy_from_slice(&ws.yty);
+            for (g, y) in ws.gram.chunks_exact_mut(dp).zip(ws.yty.chunks_exact(d)) {
+                g[..d].copy_from_slice(y);
+            }
+            // The buffer only grows, to the longest row, so this does not allocate per row.
+            if ws.weighted.len() < dp * n {
+                ws.weighted.resize(dp * n, 0.0);
+            }
             let mut n_explicit = 0;
-            for ((x, wx), &y) in xs.chunks_exact(d).zip(wxs.chunks_exact_mut(d)).zip(values) {
+            for ((wx, &c), &y) in ws.weighted.chunks_exact_mut(dp).zip(cols).zip(values) {
+                let x = cols_of.padded(c as usize);
                 let c1 = alpha * f64::from(y).abs();
                 for (w, &v) in wx.iter_mut().zip(x) {
-                    *w = c1 * v;
+                    *w = (c1 * f64::from(v)) as f32;
                 }
                 if y > 0.0 {
                     n_explicit += 1;
-                    axpy(&mut ws.rhs, 1.0 + c1, x);
+                    axpy_f32(&mut ws.rhs, 1.0 + c1, &x[..d]);
                 }
             }
-            add_gram(&mut ws.gram, d, wxs, xs);
+            add_gram_gathered::<MR, true>(&mut ws.gram, d, dp, cols_of.padded, cols, &ws.weighted);
             n_explicit
-        }
-    }
-}
-
-/// `gram += Σ_k w_k x_kᵀ` on the upper triangle, for rows `x_k` of `xs` and `w_k` of `wxs`
-/// (`d` values each; `wxs` is `xs` scaled by per-rating weights, or `xs` itself).
-///
-/// Four ratings at a time: each pass over the triangle then does four multiply-adds per
-/// load and store of a Gram entry instead of one, which is what bounds rank-one updates.
-fn add_gram(gram: &mut [f64], d: usize, wxs: &[f64], xs: &[f64]) {
-    let mut w4 = wxs.chunks_exact(4 * d);
-    let mut x4 = xs.chunks_exact(4 * d);
-    for (w, x) in (&mut w4).zip(&mut x4) {
-        let (x0, x1, x2, x3) = (&x[..d], &x[d..2 * d], &x[2 * d..3 * d], &x[3 * d..]);
-        for i in 0..d {
-            let (a0, a1, a2, a3) = (w[i], w[d + i], w[2 * d + i], w[3 * d + i]);
-            let row = &mut gram[i * d + i..(i + 1) * d];
-            let (x0, x1, x2, x3) = (&x0[i..], &x1[i..], &x2[i..], &x3[i..]);
-            let columns = x0.iter().zip(x1).zip(x2.iter().zip(x3));
-            for (g, ((&b0, &b1), (&b2, &b3))) in row.iter_mut().zip(columns) {
-                *g += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
-            }
-        }
-    }
-    for (w, x) in w4
-        .remainder()
-        .chunks_exact(d)
-        .zip(x4.remainder().chunks_exact(d))
-    {
-        for i in 0..d {
-            axpy(&mut gram[i * d + i..(i + 1) * d], w[i], &x[i..]);
         }
     }
 }
@@ -549,7 +704,7 @@ mod tests {
                 biases: item_biases.is_some().then_some(&mut biases[..]),
                 fitted: &mut fitted,
             },
-            &mut Workspace::new(d),
+            &mut [Workspace::new(d)],
         );
         (factors, biases, fitted)
     }
