@@ -7,7 +7,11 @@ rows. Every rating counts as an implicit interaction of strength r (1..5).
 
 - Affinity: `affinity cv --implicit --metric ndcg_at_k` on train.tsv alone picks regParam
   and alpha (rank 40, maxIter 10); `affinity eval --train train.tsv --test test.tsv` refits
-  them and scores the test part.
+  them and scores the test part. By default Affinity runs with `implicit`'s semantics
+  (`--reg-scaling constant --confidence alpha`: an unscaled ridge, confidence alpha·r) over
+  the same regularisation and alpha grid as `implicit`; `--affinity-flags ""
+  --affinity-reg 0.1,0.3,0.5,1` gives Spark's semantics (ridge regParam × the row's number
+  of ratings, confidence 1 + alpha·r) instead.
 - implicit: `implicit.cpu.als.AlternatingLeastSquares(factors=40, iterations=10,
   regularization=R)` fed confidences alpha·r; R and alpha are chosen by NDCG@10 on a seeded
   80/20 validation split of train.tsv alone, then refitted on all of train.tsv.
@@ -46,8 +50,10 @@ def parse_args():
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--folds", type=int, default=3, help="Affinity's CV folds")
     p.add_argument("--alphas", default="0.5,1,2,5,10", help="alpha grid, both libraries")
-    p.add_argument("--affinity-reg", default="0.1,0.3,0.5,1",
-                   help="Affinity regParam grid (Spark's, scaled by each row's count)")
+    p.add_argument("--affinity-flags", default="--reg-scaling constant --confidence alpha",
+                   help="model flags given to both Affinity's cv and eval")
+    p.add_argument("--affinity-reg", default="10,30,100,300,1000",
+                   help="Affinity regParam grid (unscaled with the default flags)")
     p.add_argument("--implicit-reg", default="10,30,100,300,1000",
                    help="implicit's regularization grid (not scaled)")
     return p.parse_args()
@@ -121,7 +127,8 @@ class ImplicitRun:
 
 def run_affinity(args, train_path, test_path):
     base = [args.affinity]
-    cv_cmd = base + ["cv", "--ratings", train_path, "--implicit", "--metric", "ndcg_at_k",
+    model = args.affinity_flags.split()
+    cv_cmd = base + ["cv", "--ratings", train_path, "--implicit", *model, "--metric", "ndcg_at_k",
                      "--top-k", str(args.k), "--rank", str(args.rank),
                      "--max-iter", str(args.iterations), "--reg-param", args.affinity_reg,
                      "--alpha", args.alphas, "--folds", str(args.folds), "--seed",
@@ -131,7 +138,7 @@ def run_affinity(args, train_path, test_path):
     cv_s = time.time() - t
     best = cv["best"]
     reg, alpha = best["reg_param"], best["alpha"]
-    eval_cmd = base + ["eval", "--train", train_path, "--test", test_path, "--implicit",
+    eval_cmd = base + ["eval", "--train", train_path, "--test", test_path, "--implicit", *model,
                        "--rank", str(args.rank), "--max-iter", str(args.iterations),
                        "--reg-param", repr(reg), "--alpha", repr(alpha), "--top-k",
                        str(args.k), "--seed", str(args.seed), "--json"]

@@ -39,4 +39,20 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   # --locked fails on a yanked dependency of this version; the unlocked install works.
   cargo install --force "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
 fi
+# PySpark for the Spark round-trip test (crates/cli/tests/spark_roundtrip.rs); it skips without it.
+PYSPARK_VERSION=4.3.0
+if [ "${AFFINITY_SKIP_SPARK:-}" != 1 ]; then
+  if ! command -v java >/dev/null; then
+    log "installing Debian's openjdk-17-jre-headless (Spark runs on the JVM)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+  if ! .venv-spark/bin/python -c "import numpy, pyspark, sys; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+    log "installing pyspark $PYSPARK_VERSION into .venv-spark (about 2 minutes)"
+    python3 -m venv .venv-spark
+    # pyspark.ml needs numpy, which pyspark does not pull in.
+    .venv-spark/bin/pip install -q "pyspark==$PYSPARK_VERSION" numpy
+  fi
+fi
 log "toolchain ready"

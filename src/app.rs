@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::sections::{DataSection, ErrorBanner, ImpactSection, RecommendSection, TrainSection};
+use crate::sections::{ExportSection, RecContext, SimilarSection, TryItSection};
 use crate::state::AppState;
 use crate::trainer::Trainer;
 
@@ -12,6 +13,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     provide_context(Trainer::spawn(state));
+    provide_context(RecContext::new());
     view! {
         <header class="masthead">
             <h1>"Affinity"</h1>
@@ -24,6 +26,9 @@ pub fn App() -> impl IntoView {
             <DataSection/>
             <TrainSection/>
             <RecommendSection/>
+            <TryItSection/>
+            <SimilarSection/>
+            <ExportSection/>
             <ImpactSection/>
         </main>
         <footer class="footer">

@@ -1,14 +1,18 @@
 //! Affinity's web front end: a Leptos single-page app and the Web Worker that trains models.
 //!
-//! Both binaries link this library: `app` mounts [`app::App`], `worker` registers
-//! [`worker::TrainWorker`]. The engine does the work; this crate only moves data between
-//! the page, the worker and the screen.
+//! Both binaries link this library: `app` mounts [`app::App`], `worker` runs
+//! [`worker::run`] in each Web Worker of the training pool. The engine does the work; this
+//! crate only moves data between the page, the workers and the screen.
 
 pub mod app;
+pub mod charts;
 mod format;
 mod impact;
+mod params;
+mod pool;
 pub mod protocol;
 mod sections;
 mod state;
 mod trainer;
+pub mod wire;
 pub mod worker;

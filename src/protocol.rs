@@ -1,60 +1,161 @@
-//! Messages between the page and the training worker.
+//! Messages between the page and the training workers.
+//!
+//! Each message is a small serde header (sent with `serde-wasm-bindgen`) plus, for the bulky
+//! parts (ratings, factors), typed arrays whose buffers are transferred rather than copied
+//! value by value: see [`crate::wire`].
 
 use affinity_engine::als::{AlsModel, AlsParams, IterationReport};
+use affinity_engine::cv::Metric;
 use affinity_engine::metrics::Evaluation;
-use affinity_engine::Ratings;
+use affinity_engine::ranking::RankingEvaluation;
 use serde::{Deserialize, Serialize};
 
-/// Split, fit and test: what the Train button asks of the worker.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TrainJob {
-    /// Identifies the job in the replies, so a stale reply is never taken for a newer job's.
-    pub job_id: u64,
-    /// All ratings of the dataset; the worker splits them.
-    pub ratings: Ratings,
-    /// ALS hyperparameters (checked again by the worker, which trusts nothing it receives).
-    pub params: AlsParams,
-    /// Fraction of ratings used for training; the rest measures the test RMSE.
-    pub train_fraction: f64,
+/// Cut-off of the ranking metrics shown after training.
+pub const TOP_K: usize = 10;
+
+/// Which ratings a fit trains on and which it is scored on.
+///
+/// Every split is recomputed by the worker from the whole dataset and seeds, so the page
+/// sends the ratings once per worker, not once per job.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SplitSpec {
+    /// Train on a seeded random `train_fraction` of the ratings, test on the rest.
+    Holdout {
+        /// Fraction of ratings used for training.
+        train_fraction: f64,
+        /// Seed of the split.
+        seed: u64,
+    },
+    /// Fold `fold` of a seeded `k`-fold split of the holdout's training part: cross-validation
+    /// never sees the test ratings.
+    Fold {
+        /// Fraction of ratings in the holdout's training part.
+        train_fraction: f64,
+        /// Seed of the holdout split and of the folds.
+        seed: u64,
+        /// Number of folds.
+        k: usize,
+        /// This job's fold.
+        fold: usize,
+    },
 }
 
-/// What the worker sends back.
+/// What the page wants back from a fit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Want {
+    /// Only the validation metric (a cross-validation job).
+    Score(Metric),
+    /// The model itself, with RMSE/MAE and ranking metrics at [`TOP_K`] on the test part.
+    Model,
+}
+
+/// One fit for a worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum WorkerOutput {
-    /// One ALS iteration finished.
+pub struct FitJob {
+    /// Identifies the job in the replies.
+    pub job_id: u64,
+    /// The dataset the job is about (the worker must have received it).
+    pub data_id: u64,
+    /// ALS hyperparameters (checked again by the worker, which trusts nothing it receives).
+    pub params: AlsParams,
+    /// Train and test parts.
+    pub split: SplitSpec,
+    /// What to send back.
+    pub want: Want,
+}
+
+/// Header of a message to a worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// A dataset, as dense indices; the three columns travel as typed arrays beside this.
+    Data {
+        /// Identifies the dataset in later jobs.
+        data_id: u64,
+        /// Number of distinct users (indices are below it).
+        n_users: usize,
+        /// Number of distinct items.
+        n_items: usize,
+    },
+    /// Run a fit.
+    Fit(FitJob),
+}
+
+/// Header of a message from a worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The worker's wasm is instantiated and it listens; messages sent earlier could be lost.
+    Ready,
+    /// One ALS iteration of a job finished.
     Progress {
-        /// The job it belongs to.
+        /// The job.
         job_id: u64,
         /// Iteration number and training loss.
         report: IterationReport,
     },
-    /// The job finished.
-    Trained {
-        /// The job it belongs to.
+    /// A cross-validation job finished.
+    Scored {
+        /// The job.
         job_id: u64,
-        /// The model and its scores.
-        outcome: Box<TrainOutcome>,
+        /// The validation metric.
+        score: f64,
+        /// Training RMSE after each iteration.
+        loss: Vec<f64>,
+    },
+    /// A model job finished; the factors travel as typed arrays beside this.
+    Trained {
+        /// The job.
+        job_id: u64,
+        /// Scores and sizes.
+        report: TrainReport,
     },
     /// The job could not run; the message is meant for the visitor.
     Failed {
-        /// The job it belongs to.
+        /// The job.
         job_id: u64,
         /// What went wrong.
         message: String,
     },
 }
 
-/// A trained model and how well it does on the held-out ratings.
+/// Scores of a final model on its test part.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TrainOutcome {
-    /// The fitted model, indexed like the job's ratings.
-    pub model: AlsModel,
+pub struct TrainReport {
     /// Test RMSE and MAE (cold test ratings dropped, as Spark's `drop` strategy does).
     pub evaluation: Evaluation,
+    /// Precision, recall, NDCG and MAP at [`TOP_K`] (held-out items relevant, training
+    /// items excluded).
+    pub ranking: RankingEvaluation,
     /// Ratings in the training part.
     pub n_train: usize,
     /// Ratings in the test part.
     pub n_test: usize,
     /// Wall time of the fit alone, in milliseconds.
     pub fit_ms: f64,
+    /// Training RMSE after each iteration.
+    pub loss: Vec<f64>,
+    /// Model rank, to rebuild the factors.
+    pub rank: usize,
+    /// Global mean, when the model has biases.
+    pub global_mean: Option<f32>,
+}
+
+/// A trained model and how well it does on the held-out ratings.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The fitted model, indexed like the dataset's ratings.
+    pub model: AlsModel,
+    /// The parameters it was fitted with (the cross-validation winner, if any).
+    pub params: AlsParams,
+    /// Test RMSE and MAE (cold test ratings dropped, as Spark's `drop` strategy does).
+    pub evaluation: Evaluation,
+    /// Ranking metrics at [`TOP_K`] on the test part.
+    pub ranking: RankingEvaluation,
+    /// Ratings in the training part.
+    pub n_train: usize,
+    /// Ratings in the test part.
+    pub n_test: usize,
+    /// Wall time of the final fit alone, in milliseconds.
+    pub fit_ms: f64,
+    /// Training RMSE after each iteration of the final fit.
+    pub loss: Vec<f64>,
 }

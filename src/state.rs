@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use affinity_engine::catalog::Catalog;
+use affinity_engine::cv::CvResult;
 use affinity_engine::ratings::Summary;
 use affinity_engine::serve::RatedItems;
 use affinity_engine::Ratings;
@@ -14,8 +15,8 @@ use crate::protocol::TrainOutcome;
 pub struct Dataset {
     /// File name, or "Demo catalog".
     pub name: String,
-    /// The ratings.
-    pub ratings: Ratings,
+    /// The ratings, shared with the training pool without copying.
+    pub ratings: Arc<Ratings>,
     /// Titles and categories; empty for a ratings file alone.
     pub catalog: Catalog,
     /// Counts shown in the summary.
@@ -31,7 +32,7 @@ impl Dataset {
         let rated = RatedItems::from_ratings(&ratings);
         Self {
             name,
-            ratings,
+            ratings: Arc::new(ratings),
             catalog,
             summary,
             rated,
@@ -61,17 +62,27 @@ impl Dataset {
 pub enum TrainStatus {
     /// Nothing trained for the current dataset.
     Idle,
-    /// The worker is fitting: `iteration` of `max_iter` done.
-    Running {
-        /// Iterations finished.
-        iteration: usize,
-        /// Iterations in all.
-        max_iter: usize,
-        /// Training RMSE after the last finished iteration.
-        train_rmse: Option<f64>,
-    },
+    /// Fits are running in the worker pool.
+    Running(RunProgress),
+    /// The visitor cancelled the run.
+    Cancelled,
     /// A model is ready.
     Done,
+}
+
+/// How far a run has got: cross-validation fits, then the final fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunProgress {
+    /// Fits finished.
+    pub fits_done: usize,
+    /// Fits in the run (grid points × folds, plus the final fit).
+    pub fits_total: usize,
+    /// Finished fits plus the finished fraction of the running ones, for the progress bar.
+    pub progress: f64,
+    /// What is running now, for the status line.
+    pub current: String,
+    /// When the run started (`Date.now()`, ms), to estimate the time left.
+    pub started_ms: f64,
 }
 
 /// Signals every section reads or writes.
@@ -83,10 +94,10 @@ pub struct AppState {
     pub trained: RwSignal<Option<Arc<TrainOutcome>>>,
     /// Training progress.
     pub status: RwSignal<TrainStatus>,
+    /// The cross-validation table of the last run, if it cross-validated.
+    pub cv: RwSignal<Option<Arc<CvResult>>>,
     /// The message shown in the error banner.
     pub error: RwSignal<Option<String>>,
-    /// Id of the latest training job; replies for older jobs are ignored.
-    pub job_id: RwSignal<u64>,
 }
 
 impl AppState {
@@ -96,8 +107,8 @@ impl AppState {
             dataset: RwSignal::new(None),
             trained: RwSignal::new(None),
             status: RwSignal::new(TrainStatus::Idle),
+            cv: RwSignal::new(None),
             error: RwSignal::new(None),
-            job_id: RwSignal::new(0),
         }
     }
 
@@ -105,10 +116,9 @@ impl AppState {
     pub fn load(&self, dataset: Dataset) {
         self.dataset.set(Some(Arc::new(dataset)));
         self.trained.set(None);
+        self.cv.set(None);
         self.status.set(TrainStatus::Idle);
         self.error.set(None);
-        // Any job still running belongs to the old dataset.
-        self.job_id.update(|id| *id += 1);
     }
 
     /// Shows `message` in the error banner.

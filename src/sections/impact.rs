@@ -48,7 +48,7 @@ pub fn ImpactSection() -> impl IntoView {
 
     view! {
         <section class="card" aria-labelledby="impact-title">
-            <h2 id="impact-title">"4. Business impact"</h2>
+            <h2 id="impact-title">"7. Business impact"</h2>
             <p class="hint">
                 "What keeping more customers is worth: recommendations lift retention of the retained base."
             </p>

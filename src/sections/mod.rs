@@ -4,6 +4,7 @@ mod data;
 mod error;
 mod impact;
 mod recommend;
+mod results;
 mod train;
 
 pub use data::DataSection;
@@ -11,3 +12,10 @@ pub use error::ErrorBanner;
 pub use impact::ImpactSection;
 pub use recommend::RecommendSection;
 pub use train::TrainSection;
+mod export;
+mod similar;
+mod try_it;
+pub use export::ExportSection;
+pub use recommend::RecContext;
+pub use similar::SimilarSection;
+pub use try_it::TryItSection;

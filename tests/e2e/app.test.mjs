@@ -381,3 +381,95 @@ test('business impact recalculates as the inputs change', { timeout: TEST_TIMEOU
     });
   });
 });
+
+/** Mean of a cv-row's "mean ± std" cell. */
+async function readCvRows(page) {
+  return page.$$eval('[data-testid="cv-row"]', (rows) =>
+    rows.map((row) => ({ text: row.innerText, best: row.classList.contains('best') })),
+  ).then((rows) =>
+    rows.map((r) => {
+      const m = r.text.match(/(\d+\.\d+)\s*±\s*(\d+\.\d+)/);
+      return { ...r, mean: m ? Number(m[1]) : NaN, std: m ? Number(m[2]) : NaN };
+    }),
+  );
+}
+
+test('cross-validation: the default grid, the winner, the charts; and a single fit without it', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'cv', async (app) => {
+    const { page, wait } = app;
+    await page.locator(sel('load-demo')).click();
+    await waitForSummary(app, 'numbers', (nums) => nums.length > 0);
+    const plan = await testIdText(page, 'cv-plan');
+    assert.match(plan, /6 grid points × 3 folds = 18 fits/, `the grid editor's plan: ${plan}`);
+    await trainAndWait(app);
+    const rows = await readCvRows(page);
+    t.diagnostic(`cv rows: ${rows.map((r) => r.text.replace(/\s+/g, ' ')).join(' | ')}`);
+    assert.equal(rows.length, 6, 'one cv-row per grid point (rank 10, 20 × reg 0.05, 0.1, 0.2)');
+    assert.ok(rows.every((r) => Number.isFinite(r.mean) && r.mean > 0 && r.mean < 2), 'every grid point has a plausible mean RMSE');
+    const winners = rows.filter((r) => r.best);
+    assert.equal(winners.length, 1, 'exactly one winner row');
+    assert.equal(winners[0].mean, Math.min(...rows.map((r) => r.mean)), 'the winner has the lowest mean RMSE');
+    assert.match(winners[0].text, /chosen/);
+    for (const id of ['cv-chart', 'loss-chart']) {
+      const svgs = await page.locator(`${sel(id)} svg`).count();
+      assert.equal(svgs, 1, `[data-testid=${id}] holds an SVG chart`);
+    }
+    await screenshot(page, 'cv.png');
+
+    // Without cross-validation, Train fits the typed parameters once.
+    await page.locator(sel('cv-enabled')).uncheck();
+    await page.locator(sel('param-rank')).fill('5');
+    await trainAndWait(app);
+    assert.equal(await page.locator(sel('cv-row')).count(), 0, 'no cv-row after a run without cross-validation');
+    const hint = await page.locator('.score .hint').first().innerText();
+    assert.match(hint, /rank 5/, `the final model is the typed one: ${hint}`);
+  });
+});
+
+test('cancel stops a 3-fold, 6-point grid on 100k ratings within a second, and the page answers clicks', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'cancel', async (app) => {
+    const { page, wait } = app;
+    const data = plantedRatings({ seed: 7, nUsers: 2000, nItems: 1500, nRatings: 100_000, rank: 5 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-e2e-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'big.csv');
+    writeFileSync(file, data.csv);
+    await page.locator(sel('ratings-file')).setInputFiles(file);
+    await waitForSummary(app, `${data.nRatings} ratings`, (nums) => nums.includes(data.nRatings));
+    await page.locator(sel('train')).click();
+    const progressValue = () => page.locator(sel('progress')).evaluate((el) => Number(el.value));
+    // The bar moves: the value grows while the grid runs.
+    const first = await wait('the progress bar to move', async () => {
+      const v = await progressValue();
+      return { done: v > 0, value: v, seen: String(v) };
+    });
+    await wait('the progress bar to move again', async () => {
+      const v = await progressValue();
+      return { done: v > first, value: v, seen: `${v} (first ${first})` };
+    });
+    // The page answers: a click on an unrelated control is handled at once.
+    const clickStart = Date.now();
+    await page.locator(sel('impact-uplift')).fill('11');
+    await wait('the calculator to follow', async () => {
+      const text = await testIdText(page, 'impact-customers-gained');
+      return { done: text === '3,850', seen: JSON.stringify(text) };
+    });
+    t.diagnostic(`a click during training was answered in ${Date.now() - clickStart} ms`);
+    const status = await testIdText(page, 'train-status');
+    assert.match(status, /^Fit \d+ of 19/, `status while training: ${status}`);
+    const cancelAt = Date.now();
+    await page.locator(sel('cancel')).click();
+    await wait('the run to be cancelled', async () => {
+      const text = await testIdText(page, 'train-status');
+      return { done: /Cancelled/.test(text ?? ''), seen: JSON.stringify(text) };
+    }, { timeout: 1000 });
+    const cancelMs = Date.now() - cancelAt;
+    t.diagnostic(`cancelled in ${cancelMs} ms, after ${status}`);
+    assert.ok(cancelMs < 1000, `cancel took ${cancelMs} ms`);
+    assert.equal(await progressValue(), 0, 'the bar resets');
+    assert.ok(await page.locator(sel('train')).isEnabled(), 'Train is available again');
+    // No late result of the cancelled run appears.
+    await page.waitForTimeout(1500);
+    assert.equal(await page.locator(sel('test-rmse')).count(), 0, 'no result of the cancelled run');
+  });
+});

@@ -43,6 +43,22 @@ pub struct CvArgs {
     /// Implicit-feedback confidences to try, comma-separated.
     #[arg(long, value_delimiter = ',')]
     alpha: Vec<f64>,
+    /// Constant ridges (added to every row's regularisation, not scaled by its number of
+    /// ratings) to try, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    reg_constant: Vec<f64>,
+    /// With --biases, bias regularisations (not scaled by the number of ratings) to try,
+    /// comma-separated; without this flag, biases are regularised like factors.
+    #[arg(long, value_delimiter = ',', requires = "biases")]
+    bias_reg: Vec<f64>,
+    /// How --reg-param scales: count (times each row's number of ratings, Spark's) or
+    /// constant.
+    #[arg(long, default_value = "count")]
+    reg_scaling: als::RegScaling,
+    /// Implicit confidence: one_plus_alpha (1 + alpha·|r|, Spark's) or alpha (alpha·|r|, as
+    /// the `implicit` library).
+    #[arg(long, default_value = "one_plus_alpha")]
+    confidence: als::Confidence,
     /// Treat ratings as implicit feedback (Spark's implicitPrefs).
     #[arg(long)]
     implicit: bool,
@@ -108,6 +124,14 @@ struct PointReport {
     reg_param: f64,
     /// `null` when the engine has no alpha.
     alpha: Value,
+    /// The constant ridge added to every row's regularisation.
+    reg_constant: f64,
+    /// The biases' own regularisation; `null` when they are regularised like factors.
+    bias_reg: Option<f64>,
+    /// `count` or `constant`.
+    reg_scaling: als::RegScaling,
+    /// `one_plus_alpha` or `alpha`.
+    confidence: als::Confidence,
     mean: f64,
     std: f64,
     scores: Vec<f64>,
@@ -167,6 +191,7 @@ fn run(args: &CvArgs) -> Result<(), CvCmdError> {
     let points = grid.points_with(&base, |p, a| {
         set_field(&p, "alpha", Value::from(a), "--alpha")
     })?;
+    let points = extra_axes(points, &args.reg_constant, &args.bias_reg);
     for p in &points {
         p.check()?;
     }
@@ -231,10 +256,42 @@ fn run(args: &CvArgs) -> Result<(), CvCmdError> {
     Ok(())
 }
 
+/// Every point combined with every constant ridge and then every bias regularisation (an
+/// empty axis keeps the point's value), so these vary fastest, after the alphas.
+fn extra_axes(points: Vec<AlsParams>, reg_constants: &[f64], bias_regs: &[f64]) -> Vec<AlsParams> {
+    let with_constant: Vec<AlsParams> = if reg_constants.is_empty() {
+        points
+    } else {
+        points
+            .iter()
+            .flat_map(|p| {
+                reg_constants.iter().map(|&c| AlsParams {
+                    reg_constant: c,
+                    ..p.clone()
+                })
+            })
+            .collect()
+    };
+    if bias_regs.is_empty() {
+        return with_constant;
+    }
+    with_constant
+        .iter()
+        .flat_map(|p| {
+            bias_regs.iter().map(|&b| AlsParams {
+                bias_reg: Some(b),
+                ..p.clone()
+            })
+        })
+        .collect()
+}
+
 /// Spark's defaults with the flags that are not grid axes applied.
 fn base_params(args: &CvArgs) -> Result<AlsParams, CvCmdError> {
     let mut base = AlsParams {
         seed: args.seed,
+        reg_scaling: args.reg_scaling,
+        confidence: args.confidence,
         ..Default::default()
     };
     if args.implicit {
@@ -278,6 +335,10 @@ fn point_report(p: &cv::PointResult) -> PointReport {
         max_iter: p.params.max_iter,
         reg_param: p.params.reg_param,
         alpha: field_of(&p.params, "alpha"),
+        reg_constant: p.params.reg_constant,
+        bias_reg: p.params.bias_reg,
+        reg_scaling: p.params.reg_scaling,
+        confidence: p.params.confidence,
         mean: p.mean,
         std: p.std,
         scores: p.scores.clone(),
@@ -339,8 +400,17 @@ fn print_table(r: &CvReport) {
             Value::Null => String::new(),
             a => format!("  alpha {a:<6}"),
         };
+        let constant = if p.reg_constant != 0.0 {
+            format!("  regConstant {:<6}", p.reg_constant)
+        } else {
+            String::new()
+        };
+        let bias = match p.bias_reg {
+            Some(b) => format!("  biasReg {b:<6}"),
+            None => String::new(),
+        };
         println!(
-            "{mark} rank {:>4}  maxIter {:>3}  regParam {:<8}{alpha}  {:.4} ± {:.4}",
+            "{mark} rank {:>4}  maxIter {:>3}  regParam {:<8}{constant}{bias}{alpha}  {:.4} ± {:.4}",
             p.rank, p.max_iter, p.reg_param, p.mean, p.std
         );
     }

@@ -15,6 +15,7 @@ mod bench_cmd;
 mod cv_cmd;
 mod fit_cmd;
 mod gen_cmd;
+mod spark_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,12 @@ enum Command {
     Cv(cv_cmd::CvArgs),
     /// Write a synthetic ratings file with a planted structure, of any size.
     Gen(gen_cmd::GenArgs),
+    /// Write a PySpark job that fits Spark's ALS (or cross-validates a grid) with these flags.
+    SparkScript(spark_cmd::SparkScriptArgs),
+    /// Make an Affinity model file of the factors a Spark ALS model wrote.
+    ImportSpark(spark_cmd::ImportSparkArgs),
+    /// Write an Affinity model's factors as Spark writes them (JSON lines directories).
+    ExportSpark(spark_cmd::ExportSparkArgs),
 }
 
 /// ALS hyperparameters; defaults are Spark's.
@@ -95,6 +102,7 @@ impl AlsArgs {
                     steps: self.cg_steps,
                 },
             },
+            ..AlsParams::default()
         }
     }
 }
@@ -121,6 +129,20 @@ struct EvalArgs {
     top_k: usize,
     #[command(flatten)]
     als: AlsArgs,
+    /// A ridge added to every user's and item's regularisation, not scaled (default 0).
+    #[arg(long, default_value_t = 0.0)]
+    reg_constant: f64,
+    /// With --biases, regularise each bias by this, not scaled by its number of ratings
+    /// (default: like a factor, with --reg-param).
+    #[arg(long)]
+    bias_reg: Option<f64>,
+    /// Regularisation scaling: count (reg-param × the row's ratings, Spark's) or constant.
+    #[arg(long, default_value = "count")]
+    reg_scaling: als::RegScaling,
+    /// Implicit confidence: one_plus_alpha (1 + alpha·|r|, Spark's) or alpha (alpha·|r|, as
+    /// the `implicit` library).
+    #[arg(long, default_value = "one_plus_alpha")]
+    confidence: als::Confidence,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -207,6 +229,9 @@ fn main() -> ExitCode {
         Command::Bench(args) => return bench_cmd::main(&args),
         Command::Cv(args) => return cv_cmd::main(&args),
         Command::Gen(args) => return gen_cmd::main(&args),
+        Command::SparkScript(args) => return spark_cmd::script_main(&args),
+        Command::ImportSpark(args) => return spark_cmd::import_main(&args),
+        Command::ExportSpark(args) => return spark_cmd::export_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -241,7 +266,14 @@ fn parse_file(
 }
 
 fn eval(args: &EvalArgs) -> Result<(), CliError> {
-    let params = args.als.params().check()?;
+    let params = AlsParams {
+        bias_reg: args.bias_reg,
+        reg_scaling: args.reg_scaling,
+        reg_constant: args.reg_constant,
+        confidence: args.confidence,
+        ..args.als.params()
+    }
+    .check()?;
     let (train, test) = match (&args.train, &args.test, &args.ratings) {
         (Some(train), Some(test), _) => {
             let train = parse_file(train, None)?;

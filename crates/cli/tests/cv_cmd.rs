@@ -194,3 +194,145 @@ fn engine_dependent_flags_work_or_say_they_are_unsupported() {
         }
     }
 }
+
+/// `--reg-constant` and `--bias-reg` are grid axes (varying fastest), reported per point and
+/// for the best; `--reg-scaling` and `--confidence` apply to every point.
+#[test]
+fn constant_ridge_and_bias_regularisation_are_grid_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    let (ok, out, err) = affinity(&[
+        "cv",
+        "--ratings",
+        &path,
+        "--biases",
+        "--folds",
+        "2",
+        "--rank",
+        "2",
+        "--max-iter",
+        "4",
+        "--reg-param",
+        "0.01,0.1",
+        "--reg-constant",
+        "0,2",
+        "--bias-reg",
+        "0.5,5",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let results = v["results"].as_array().unwrap();
+    let points: Vec<(f64, f64, f64)> = results
+        .iter()
+        .map(|r| {
+            (
+                as_f64(&r["reg_param"]),
+                as_f64(&r["reg_constant"]),
+                as_f64(&r["bias_reg"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            (0.01, 0.0, 0.5),
+            (0.01, 0.0, 5.0),
+            (0.01, 2.0, 0.5),
+            (0.01, 2.0, 5.0),
+            (0.1, 0.0, 0.5),
+            (0.1, 0.0, 5.0),
+            (0.1, 2.0, 0.5),
+            (0.1, 2.0, 5.0),
+        ]
+    );
+    // Different regularisations give different fits.
+    let means: Vec<u64> = results
+        .iter()
+        .map(|r| as_f64(&r["mean"]).to_bits())
+        .collect();
+    let mut distinct = means.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), means.len(), "{out}");
+    assert_eq!(v["best"]["reg_scaling"], "count");
+    assert!(v["best"].get("bias_reg").is_some());
+
+    let (ok, out, err) = affinity(&[
+        "cv",
+        "--ratings",
+        &path,
+        "--implicit",
+        "--reg-scaling",
+        "constant",
+        "--confidence",
+        "alpha",
+        "--reg-param",
+        "1,10",
+        "--max-iter",
+        "3",
+        "--folds",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["reg_scaling"], "constant");
+        assert_eq!(r["confidence"], "alpha");
+        assert!(r["bias_reg"].is_null());
+    }
+
+    // A bias regularisation without biases, and a bad scaling name, are refused.
+    for extra in [
+        &["--bias-reg", "1"][..],
+        &["--reg-scaling", "rows"][..],
+        &["--biases", "--bias-reg", "-1"][..],
+    ] {
+        let mut args = vec!["cv", "--ratings", &path, "--max-iter", "2", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = affinity(&args);
+        assert!(!ok, "{extra:?} succeeded: {out}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// `affinity eval` takes the parameters `affinity cv` selects, so that a chosen point can be
+/// refitted and scored (bench/movielens_cv.sh relies on it).
+#[test]
+fn eval_accepts_the_parameters_cv_selects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_planted(dir.path());
+    let rmse = |extra: &[&str]| {
+        let mut args = vec!["eval", "--ratings", &path, "--rank", "2", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = affinity(&args);
+        assert!(ok, "{extra:?}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        as_f64(&v["rmse"])
+    };
+    let plain = rmse(&["--biases"]);
+    let tuned = rmse(&[
+        "--biases",
+        "--bias-reg",
+        "2",
+        "--reg-constant",
+        "1",
+        "--reg-scaling",
+        "count",
+    ]);
+    assert!(plain.is_finite() && tuned.is_finite());
+    assert_ne!(plain, tuned);
+    let implicit = rmse(&[
+        "--implicit",
+        "--reg-scaling",
+        "constant",
+        "--confidence",
+        "alpha",
+        "--reg-param",
+        "10",
+    ]);
+    assert!(implicit.is_finite());
+    let (ok, _, err) = affinity(&["eval", "--ratings", &path, "--bias-reg", "1"]);
+    assert!(!ok && err.contains("needs biases"), "{err}");
+}

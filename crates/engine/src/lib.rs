@@ -23,12 +23,15 @@ pub mod catalog;
 pub mod cv;
 pub mod demo;
 pub mod ids;
+pub mod metadata;
 pub mod metrics;
 pub mod model_io;
 pub mod parse;
 pub mod ranking;
 pub mod ratings;
 pub mod serve;
+pub mod spark_io;
+pub mod spark_script;
 pub mod split;
 pub mod synth;
 

@@ -408,7 +408,9 @@ impl ModelFile {
         let item_ids = r.ids(n_items, "an item id")?;
         let user_fitted = r.flags(n_users, "the user fitted flags")?;
         let item_fitted = r.flags(n_items, "the item fitted flags")?;
+        let user_factors_at = r.pos;
         let user_factors = r.floats(n_users as u64 * rank as u64, "the user factors")?;
+        let item_factors_at = r.pos;
         let item_factors = r.floats(n_items as u64 * rank as u64, "the item factors")?;
         let has_biases = version >= 2 && r.flags(1, "the biases flag")?[0];
         let biases = if has_biases {
@@ -436,6 +438,29 @@ impl ModelFile {
                 offset: r.pos,
                 extra: bytes.len() - r.pos,
             });
+        }
+        // An unfitted row is written as zeros. Anything else would be ignored by the model
+        // yet lost by a JSON save (which writes `null`), so the file is not what was written.
+        // Checked after the checksum, so that random damage is reported as such.
+        for (side, fitted, factors, at) in [
+            ("user", &user_fitted, &user_factors, user_factors_at),
+            ("item", &item_fitted, &item_factors, item_factors_at),
+        ] {
+            let stray = fitted
+                .iter()
+                .enumerate()
+                .filter(|(_, &f)| !f)
+                .flat_map(|(k, _)| k * rank..(k + 1) * rank)
+                .find(|&c| factors[c] != 0.0);
+            if let Some(c) = stray {
+                return Err(ModelIoError::Corrupt {
+                    offset: at + 4 * c,
+                    what: format!(
+                        "{side} {} is marked unfitted but has a non-zero factor",
+                        c / rank
+                    ),
+                });
+            }
         }
         let file = Self {
             user_ids,
@@ -590,7 +615,9 @@ impl ModelFile {
             };
             let mut ids = Vec::with_capacity(entries.len());
             let mut fitted = Vec::with_capacity(entries.len());
-            let mut factors = Vec::with_capacity(entries.len() * rank);
+            // Saturating: on a 32-bit target (wasm) a hostile entry count times the rank
+            // could overflow; the vector grows past the guess if it must.
+            let mut factors = Vec::with_capacity(entries.len().saturating_mul(rank).min(1 << 24));
             let mut biases = Vec::with_capacity(if with_biases { entries.len() } else { 0 });
             for (k, entry) in entries.into_iter().enumerate() {
                 let at = || format!("{name}[{k}]");

@@ -1,16 +1,26 @@
 //! Reading ratings files: CSV, TSV (MovieLens `u.data`), `::`-separated (`ratings.dat`) or
 //! whitespace-separated, with or without a header line.
+//!
+//! Every outcome, for every kind of odd input, is listed in `docs/INPUT.md`. In short:
+//! the text may start with a byte-order mark and end lines with CRLF; fields may be quoted;
+//! columns past user, item and rating are ignored; a (user, item) pair rated twice keeps its
+//! last rating, and [`ParseReport`] counts the ones dropped; anything else odd is a
+//! [`ParseError`] naming its line and column.
+
+use std::borrow::Cow;
 
 use thiserror::Error;
 
 use crate::ids::IdMap;
 use crate::ratings::Ratings;
 
-/// Why a ratings file could not be read. Lines and columns count from 1.
+/// Why a ratings file could not be read. Lines and columns count from 1; a column is a
+/// field number, except in the encoding errors ([`ParseError::InvalidUtf8`],
+/// [`ParseError::InvalidUtf16`], [`ParseError::BinaryData`]) where it counts characters.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ParseError {
     /// No rating at all (an empty file, or a header alone).
-    #[error("the file holds no ratings")]
+    #[error("the file holds no ratings (it is empty, or has only a header line)")]
     NoRatings,
     /// A line with fewer fields than the columns user, item, rating need.
     #[error(
@@ -34,7 +44,7 @@ pub enum ParseError {
         /// The text found.
         value: String,
     },
-    /// A rating that is NaN or infinite.
+    /// A rating that is NaN or infinite (or too large for a 32-bit float).
     #[error("line {line}, column {column}: rating \"{value}\" is not a finite number")]
     NonFiniteRating {
         /// Line number.
@@ -54,13 +64,45 @@ pub enum ParseError {
         /// "user" or "item".
         what: &'static str,
     },
-    /// A line the CSV reader could not decode (for example invalid UTF-8).
+    /// A line the CSV reader could not decode.
     #[error("line {line}: {message}")]
     Malformed {
         /// Line number.
         line: u64,
         /// What the reader said.
         message: String,
+    },
+    /// Bytes that are not UTF-8 (typically a Latin-1 or Windows-1252 file).
+    #[error(
+        "line {line}, column {column}: byte 0x{byte:02X} is not valid UTF-8 \
+         (the file may be Latin-1 or Windows-1252: save it as UTF-8)"
+    )]
+    InvalidUtf8 {
+        /// Line number.
+        line: u64,
+        /// Character position of the bad byte in its line.
+        column: usize,
+        /// The first byte that is not UTF-8.
+        byte: u8,
+    },
+    /// A file that starts with a UTF-16 byte-order mark but is not valid UTF-16.
+    #[error("line {line}, column {column}: the file is marked as UTF-16 but is not valid UTF-16")]
+    InvalidUtf16 {
+        /// Line number.
+        line: u64,
+        /// Character position of the bad unit in its line.
+        column: usize,
+    },
+    /// A NUL character: the file is binary (a spreadsheet, an archive, ...), not text.
+    #[error(
+        "line {line}, column {column}: a NUL byte: this looks like a binary file, \
+         not a text ratings file"
+    )]
+    BinaryData {
+        /// Line number.
+        line: u64,
+        /// Character position of the NUL in its line.
+        column: usize,
     },
 }
 
@@ -109,9 +151,58 @@ impl Columns {
     }
 }
 
-/// Parses a whole ratings file, detecting its format.
+/// What parsing a file did besides producing ratings, for the person who gave the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseReport {
+    /// The format detected.
+    pub format: Format,
+    /// The line taken as the header, if one was.
+    pub header_line: Option<u64>,
+    /// Rating lines read, duplicates included.
+    pub lines_read: usize,
+    /// Ratings dropped because a later line rated the same (user, item) pair: the last wins.
+    pub duplicates: usize,
+    /// The first line that repeats a pair rated before, if any.
+    pub first_duplicate: Option<DuplicateLine>,
+    /// Lines skipped because they hold nothing: blank, or separators and spaces only.
+    pub blank_lines: usize,
+}
+
+/// A line that rates a (user, item) pair an earlier line already rated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateLine {
+    /// The repeating line.
+    pub line: u64,
+    /// The earlier line with the same pair.
+    pub earlier_line: u64,
+    /// The user id.
+    pub user: String,
+    /// The item id.
+    pub item: String,
+}
+
+/// Parses a whole ratings file, detecting its format. A (user, item) pair rated on several
+/// lines keeps the last rating; [`parse_ratings_with_report`] says how many were dropped.
 pub fn parse_ratings(text: &str) -> Result<Ratings, ParseError> {
-    parse_ratings_with_maps(text, IdMap::new(), IdMap::new())
+    parse_ratings_with_report(text).map(|(r, _)| r)
+}
+
+/// Parses the raw bytes of a ratings file: UTF-8 (with or without a byte-order mark), or
+/// UTF-16 with a byte-order mark. Bytes that are neither are a [`ParseError::InvalidUtf8`]
+/// naming where they are, not a silent replacement character.
+pub fn parse_ratings_bytes(bytes: &[u8]) -> Result<Ratings, ParseError> {
+    parse_ratings_bytes_with_report(bytes).map(|(r, _)| r)
+}
+
+/// As [`parse_ratings`], with the [`ParseReport`].
+pub fn parse_ratings_with_report(text: &str) -> Result<(Ratings, ParseReport), ParseError> {
+    parse_ratings_with_maps_and_report(text, IdMap::new(), IdMap::new())
+}
+
+/// As [`parse_ratings_bytes`], with the [`ParseReport`].
+pub fn parse_ratings_bytes_with_report(bytes: &[u8]) -> Result<(Ratings, ParseReport), ParseError> {
+    let text = decode(bytes)?;
+    parse_ratings_with_report(&text)
 }
 
 /// Parses a ratings file whose ids are resolved against existing maps, so that the indices of
@@ -121,57 +212,120 @@ pub fn parse_ratings_with_maps(
     users: IdMap,
     items: IdMap,
 ) -> Result<Ratings, ParseError> {
+    parse_ratings_with_maps_and_report(text, users, items).map(|(r, _)| r)
+}
+
+/// As [`parse_ratings_with_maps`], with the [`ParseReport`].
+pub fn parse_ratings_with_maps_and_report(
+    text: &str,
+    users: IdMap,
+    items: IdMap,
+) -> Result<(Ratings, ParseReport), ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find('\0') {
+        let (line, column) = line_and_column(&text[..at]);
+        return Err(ParseError::BinaryData { line, column });
+    }
     let format = detect_format(text).ok_or(ParseError::NoRatings)?;
     let mut ratings = Ratings::with_maps(users, items);
+    // The line of every rating, to name the lines of a duplicate; u32 halves the memory and
+    // no text that fits in memory has more lines.
+    let mut lines: Vec<u32> = Vec::new();
+    let mut header_line = None;
+    let mut blank_lines = 0;
     let mut sink = |line: u64, fields: &[&str]| -> Result<(), ParseError> {
-        push_record(&mut ratings, &format.columns, line, fields)
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            blank_lines += 1;
+            return Ok(());
+        }
+        if format.has_header && header_line.is_none() {
+            header_line = Some(line);
+            return Ok(());
+        }
+        push_record(&mut ratings, &format, line, fields)?;
+        lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        Ok(())
     };
     match format.delimiter {
-        Delimiter::Byte(b) => read_delimited(text, b, format.has_header, &mut sink)?,
-        Delimiter::DoubleColon => read_lines(
-            text,
-            format.has_header,
-            |l| l.split("::").collect(),
-            &mut sink,
-        )?,
-        Delimiter::Whitespace => read_lines(
-            text,
-            format.has_header,
-            |l| l.split_whitespace().collect(),
-            &mut sink,
-        )?,
+        Delimiter::Byte(b) => read_delimited(text, b, &mut sink, |line, message| {
+            ParseError::Malformed { line, message }
+        })?,
+        Delimiter::DoubleColon => read_lines(text, |l| l.split("::").collect(), &mut sink)?,
+        Delimiter::Whitespace => read_lines(text, |l| l.split_whitespace().collect(), &mut sink)?,
+    }
+    if let Delimiter::Byte(b) = format.delimiter {
+        // The CSV reader skips empty lines before the sink sees them.
+        blank_lines = count_blank_lines(text, b);
     }
     if ratings.is_empty() {
         return Err(ParseError::NoRatings);
     }
-    Ok(ratings)
+    let lines_read = ratings.len();
+    let (ratings_kept, dups) = ratings.keep_last();
+    let first_duplicate = dups.first_repeat.map(|(earlier, later)| {
+        let (u, i) = (ratings.user_indices()[later], ratings.item_indices()[later]);
+        DuplicateLine {
+            line: lines[later].into(),
+            earlier_line: lines[earlier].into(),
+            user: ratings.users().id(u).to_owned(),
+            item: ratings.items().id(i).to_owned(),
+        }
+    });
+    let report = ParseReport {
+        format,
+        header_line,
+        lines_read,
+        duplicates: dups.superseded.len(),
+        first_duplicate,
+        blank_lines,
+    };
+    Ok((ratings_kept, report))
 }
 
 /// Guesses the delimiter, the header and the column mapping from the first non-empty line.
 /// Returns `None` for a file with no non-empty line.
+///
+/// The delimiter is the first of `::`, tab, `,`, `;`, `|` and spaces that splits that line
+/// into at least three fields (quotes respected), so a quoted id holding a comma does not
+/// fool it. The line is a header when none of its first three fields is a number.
 pub fn detect_format(text: &str) -> Option<Format> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let delimiter = if first.contains("::") {
-        Delimiter::DoubleColon
-    } else if let Some(&b) = [b'\t', b',', b';', b'|']
+    let split_with = |d: Delimiter| -> Vec<String> {
+        match d {
+            Delimiter::DoubleColon => first.split("::").map(clean_field).collect(),
+            Delimiter::Whitespace => first.split_whitespace().map(clean_field).collect(),
+            Delimiter::Byte(b) => split_quoted(first, b),
+        }
+    };
+    let candidates = [
+        Delimiter::DoubleColon,
+        Delimiter::Byte(b'\t'),
+        Delimiter::Byte(b','),
+        Delimiter::Byte(b';'),
+        Delimiter::Byte(b'|'),
+        Delimiter::Whitespace,
+    ];
+    let present = |d: &Delimiter| match d {
+        Delimiter::DoubleColon => first.contains("::"),
+        Delimiter::Byte(b) => first.as_bytes().contains(b),
+        Delimiter::Whitespace => true,
+    };
+    // Too few fields everywhere: keep the first separator present, so the error that
+    // follows counts the fields as the person sees them.
+    let delimiter = candidates
         .iter()
-        .find(|&&b| first.as_bytes().contains(&b))
-    {
-        Delimiter::Byte(b)
-    } else {
-        Delimiter::Whitespace
-    };
-    let fields: Vec<String> = match delimiter {
-        Delimiter::DoubleColon => first.split("::").map(clean_field).collect(),
-        Delimiter::Whitespace => first.split_whitespace().map(clean_field).collect(),
-        Delimiter::Byte(b) => first.split(b as char).map(clean_field).collect(),
-    };
-    // A first line whose rating field is not a number can only be a header.
-    let has_header = fields
-        .get(Columns::POSITIONAL.rating)
-        .is_none_or(|f| f.parse::<f64>().is_err());
+        .copied()
+        .find(|d| present(d) && split_with(*d).len() >= 3)
+        .or_else(|| candidates.iter().copied().find(present))
+        .unwrap_or(Delimiter::Whitespace);
+    let fields = split_with(delimiter);
+    // Column names are words: a number among the first three fields makes the line data
+    // (with its bad rating reported as such, rather than silently skipped as a header).
+    let has_header = !fields
+        .iter()
+        .take(3)
+        .any(|f| parse_rating(f, delimiter).is_some());
     let columns = if has_header {
         columns_from_header(&fields)
     } else {
@@ -182,6 +336,21 @@ pub fn detect_format(text: &str) -> Option<Format> {
         has_header,
         columns,
     })
+}
+
+/// The fields of one line split on `delimiter` as a CSV reader would, quotes removed.
+pub(crate) fn split_quoted(line: &str, delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(clean_field).collect(),
+        _ => line.split(delimiter as char).map(clean_field).collect(),
+    }
 }
 
 fn clean_field(f: &str) -> String {
@@ -214,10 +383,11 @@ fn columns_from_header(names: &[String]) -> Columns {
 
 fn push_record(
     ratings: &mut Ratings,
-    columns: &Columns,
+    format: &Format,
     line: u64,
     fields: &[&str],
 ) -> Result<(), ParseError> {
+    let columns = &format.columns;
     if fields.len() < columns.needed() {
         return Err(ParseError::MissingFields {
             line,
@@ -237,7 +407,7 @@ fn push_record(
             });
         }
     }
-    let value: f32 = raw.parse().map_err(|_| ParseError::BadRating {
+    let value: f32 = parse_rating(raw, format.delimiter).ok_or_else(|| ParseError::BadRating {
         line,
         column: columns.rating + 1,
         value: raw.to_owned(),
@@ -253,61 +423,185 @@ fn push_record(
     Ok(())
 }
 
-fn read_delimited(
+/// A rating as a number. In a `;`-separated file (what spreadsheets write where the decimal
+/// separator is a comma) "3,5" is three and a half.
+fn parse_rating(raw: &str, delimiter: Delimiter) -> Option<f32> {
+    if let Ok(v) = raw.parse() {
+        return Some(v);
+    }
+    if delimiter == Delimiter::Byte(b';') && raw.matches(',').count() == 1 && !raw.contains('.') {
+        return raw.replace(',', ".").parse().ok();
+    }
+    None
+}
+
+/// Hands every record to `sink` with the line it starts on.
+///
+/// The CSV reader's own line numbers are not used: it counts a record from where it began
+/// reading, before the empty lines it skips, and it leaves the `\n` of a CRLF to the next
+/// record, so its numbers run behind. The line is counted here from the record's byte offset.
+/// `malformed` makes the error for a record the reader cannot decode, from its line and the
+/// reader's message (the metadata reader shares this function with its own error type).
+pub(crate) fn read_delimited<E>(
     text: &str,
     delimiter: u8,
-    has_header: bool,
-    sink: &mut impl FnMut(u64, &[&str]) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
+    sink: &mut impl FnMut(u64, &[&str]) -> Result<(), E>,
+    malformed: impl Fn(u64, String) -> E,
+) -> Result<(), E> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
-        .has_headers(has_header)
+        .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
+    let mut lines = LineCounter::new(text.as_bytes());
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line();
+        let at = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line());
+                let at = record.position().map_or(at, csv::Position::byte);
                 let fields: Vec<&str> = record.iter().collect();
-                if fields.iter().all(|f| f.is_empty()) {
-                    continue;
-                }
-                sink(line, &fields)?;
+                sink(lines.line_of_record_at(at), &fields)?;
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                return Err(ParseError::Malformed {
-                    line,
-                    message: e.to_string(),
-                });
+                let at = e.position().map_or(at, csv::Position::byte);
+                return Err(malformed(lines.line_of_record_at(at), e.to_string()));
             }
         }
     }
 }
 
+/// Line numbers of byte offsets visited in increasing order, in one pass over the text.
+struct LineCounter<'t> {
+    text: &'t [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'t> LineCounter<'t> {
+    fn new(text: &'t [u8]) -> Self {
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte at or after `byte` that is not a line break: where a
+    /// record that the reader began at `byte` really starts.
+    fn line_of_record_at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .clamp(self.pos, self.text.len());
+        while let Some(b'\r' | b'\n') = self.text.get(start) {
+            start += 1;
+        }
+        let newlines = self.text[self.pos..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.pos = start;
+        self.line
+    }
+}
+
+/// Lines holding nothing but spaces, quotes and `delimiter`s: the records a CSV reader skips
+/// or reads as empty fields.
+fn count_blank_lines(text: &str, delimiter: u8) -> usize {
+    text.lines()
+        .filter(|l| {
+            l.bytes()
+                .all(|b| b == delimiter || b == b'"' || b.is_ascii_whitespace())
+        })
+        .count()
+}
+
 fn read_lines<'t>(
     text: &'t str,
-    has_header: bool,
     split: impl Fn(&'t str) -> Vec<&'t str>,
     sink: &mut impl FnMut(u64, &[&str]) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
-    let mut header_pending = has_header;
     for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if header_pending {
-            header_pending = false;
-            continue;
-        }
-        sink(n as u64 + 1, &split(line))?;
+        sink(n as u64 + 1, &split(line.trim()))?;
     }
     Ok(())
+}
+
+/// The line and character column (from 1) of the position just after `before`.
+pub(crate) fn line_and_column(before: &str) -> (u64, usize) {
+    let line = before.matches('\n').count() as u64 + 1;
+    let start = before.rfind('\n').map_or(0, |p| p + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Where UTF-16 text with a byte-order mark stopped being valid.
+pub(crate) struct Utf16Error {
+    /// Line of the bad unit.
+    pub line: u64,
+    /// Character column of the bad unit.
+    pub column: usize,
+}
+
+/// Decodes UTF-16 when `bytes` start with its byte-order mark (`None` otherwise).
+pub(crate) fn decode_utf16(bytes: &[u8]) -> Option<Result<String, Utf16Error>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    let units = body.chunks_exact(2).map(|c| {
+        if little {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    let mut out = String::with_capacity(body.len() / 2);
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => out.push(c),
+            Err(_) => {
+                let (line, column) = line_and_column(&out);
+                return Some(Err(Utf16Error { line, column }));
+            }
+        }
+    }
+    if body.len() % 2 == 1 {
+        // An odd byte at the end: half a unit.
+        let (line, column) = line_and_column(&out);
+        return Some(Err(Utf16Error { line, column }));
+    }
+    Some(Ok(out))
+}
+
+/// The text of a ratings file's bytes: UTF-16 with a byte-order mark, or else UTF-8 (its
+/// byte-order mark is removed later, with that of text handed in as `&str`).
+fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, ParseError> {
+    if let Some(utf16) = decode_utf16(bytes) {
+        return utf16.map(Cow::Owned).map_err(|e| ParseError::InvalidUtf16 {
+            line: e.line,
+            column: e.column,
+        });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(Cow::Borrowed(text)),
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            // The prefix up to valid_up_to is valid UTF-8 by definition.
+            let before = std::str::from_utf8(valid).unwrap_or_default();
+            let before = before.strip_prefix('\u{feff}').unwrap_or(before);
+            let (line, column) = line_and_column(before);
+            Err(ParseError::InvalidUtf8 {
+                line,
+                column,
+                byte: bytes[e.valid_up_to()],
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +707,45 @@ mod tests {
             parse_ratings("1,2,3\n1,\"2,4\n"),
             Err(ParseError::MissingFields { line: 2, .. }) | Err(ParseError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn blank_lines_are_counted_wherever_they_are() {
+        for (text, blank) in [
+            ("1,2,3\n\n\n4,5,6\n", 2),
+            ("1,2,3\n\n\n", 2),
+            ("1,2,3\n\n", 1),
+            ("1,2,3", 0),
+            ("1,2,3\n", 0),
+            ("1,2,3\n   ", 1),
+            ("\n\n1,2,3\n", 2),
+            ("1,2,3\n , ,\n4,5,6", 1),
+            ("1 2 3\n\n  \n4 5 6\n", 2),
+            ("1::2::3\r\n\r\n4::5::6\r\n", 1),
+        ] {
+            let (_, report) = parse_ratings_with_report(text).unwrap();
+            assert_eq!(report.blank_lines, blank, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_counted_past_blank_lines_and_crlf() {
+        for text in [
+            "1,2,3\n\n\n4,5,x\n",
+            "1,2,3\r\n\r\n\r\n4,5,x\r\n",
+            "\r\n1,2,3\r\n\r\n4,5,x",
+            "u,i,r\r\n1,2,3\r\n\r\n4,5,x",
+            "1,2,3\n\"a\nb\",2,3\n4,5,x",
+        ] {
+            assert!(
+                matches!(
+                    parse_ratings(text),
+                    Err(ParseError::BadRating { line: 4, .. })
+                ),
+                "{text:?}: {:?}",
+                parse_ratings(text)
+            );
+        }
     }
 
     #[test]

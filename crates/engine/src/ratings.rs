@@ -125,6 +125,62 @@ impl Ratings {
             .collect()
     }
 
+    /// The rows whose (user, item) pair appears again later in the table.
+    ///
+    /// Dropping [`Duplicates::superseded`] (as [`Ratings::keep_last`] does) leaves one rating
+    /// per pair, the last one: a later line of a file corrects an earlier one. Sorting a
+    /// permutation of the rows costs 4 bytes a rating, far less than a hash map of pairs.
+    pub fn duplicates(&self) -> Duplicates {
+        let key = |r: u32| {
+            let r = r as usize;
+            (self.user_idx[r], self.item_idx[r], r)
+        };
+        // The row index breaks ties, so an unstable sort keeps each pair's rows in order.
+        let mut rows: Vec<u32> = (0..self.len() as u32).collect();
+        rows.sort_unstable_by_key(|&r| key(r));
+        let mut superseded = Vec::new();
+        let mut first_repeat: Option<(usize, usize)> = None;
+        for w in rows.windows(2) {
+            let (a, b) = (key(w[0]), key(w[1]));
+            if (a.0, a.1) == (b.0, b.1) {
+                superseded.push(a.2);
+                // The first repeat of a pair is its second row; the earliest over all pairs
+                // is the one a person reading the file meets first.
+                let is_second = superseded.len() == 1 || {
+                    let prev = superseded[superseded.len() - 2];
+                    (self.user_idx[prev], self.item_idx[prev]) != (a.0, a.1)
+                };
+                if is_second && first_repeat.is_none_or(|(_, later)| b.2 < later) {
+                    first_repeat = Some((a.2, b.2));
+                }
+            }
+        }
+        superseded.sort_unstable();
+        Duplicates {
+            superseded,
+            first_repeat,
+        }
+    }
+
+    /// The table with one rating per (user, item) pair, the last one, and what was dropped.
+    /// Rows keep their order; the id maps are unchanged.
+    pub fn keep_last(&self) -> (Ratings, Duplicates) {
+        let dups = self.duplicates();
+        if dups.superseded.is_empty() {
+            return (self.clone(), dups);
+        }
+        let mut drop = dups.superseded.iter().copied().peekable();
+        let kept = (0..self.len()).filter(|&r| {
+            if drop.peek() == Some(&r) {
+                drop.next();
+                false
+            } else {
+                true
+            }
+        });
+        (self.select(kept), dups)
+    }
+
     /// A summary a person can read: counts, density and the rating scale.
     pub fn summary(&self) -> Summary {
         let mut seen_users = vec![false; self.n_users()];
@@ -158,6 +214,15 @@ impl Ratings {
             },
         }
     }
+}
+
+/// Repeated (user, item) pairs found by [`Ratings::duplicates`]; rows count from 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// Rows whose pair appears again later, ascending: the ratings a "last wins" rule drops.
+    pub superseded: Vec<usize>,
+    /// The earliest row that repeats a pair seen before, as (the pair's first row, that row).
+    pub first_repeat: Option<(usize, usize)>,
 }
 
 /// What a ratings table holds, in numbers.
@@ -197,5 +262,30 @@ mod tests {
         assert!((s.density - 1.0).abs() < 1e-12);
         assert_eq!(part.n_users(), 2, "maps are shared with the parent table");
         assert_eq!(all.items_of_user(0), vec![0, 1]);
+    }
+
+    #[test]
+    fn the_last_rating_of_a_pair_wins() {
+        let mut r = Ratings::default();
+        for (u, i, v) in [
+            ("a", "x", 1.0),
+            ("b", "y", 2.0),
+            ("a", "x", 3.0), // repeats row 0
+            ("b", "z", 4.0),
+            ("b", "y", 5.0), // repeats row 1
+            ("a", "x", 6.0), // repeats rows 0 and 2
+        ] {
+            r.push(u, i, v);
+        }
+        let dups = r.duplicates();
+        assert_eq!(dups.superseded, vec![0, 1, 2]);
+        assert_eq!(dups.first_repeat, Some((0, 2)));
+        let (kept, _) = r.keep_last();
+        assert_eq!(kept.values(), &[4.0, 5.0, 6.0]);
+        assert_eq!(kept.user_indices(), &[1, 1, 0]);
+        assert_eq!(kept.n_items(), 3);
+        let (same, none) = kept.keep_last();
+        assert_eq!(same.values(), kept.values());
+        assert_eq!(none, Duplicates::default());
     }
 }

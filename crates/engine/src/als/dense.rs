@@ -120,17 +120,43 @@ pub(super) fn solve_spd(
     scratch: &mut [f64],
     x: &mut [f64],
 ) -> bool {
-    x[..d].copy_from_slice(&b[..d]);
-    copy_upper(a, d, scratch, 0.0);
-    if !cholesky_in_place(scratch, d) {
-        let scale = (0..d).map(|i| a[i * d + i].abs()).sum::<f64>() / d as f64;
-        copy_upper(a, d, scratch, 1e-9 * scale.max(1e-12));
-        if !cholesky_in_place(scratch, d) {
-            return false;
+    let scale = diagonal_scale(a, d, d);
+    for ridge in RIDGES.map(|r| r * scale) {
+        x[..d].copy_from_slice(&b[..d]);
+        copy_upper(a, d, scratch, ridge);
+        if cholesky_in_place(scratch, d) {
+            cholesky_solve(scratch, d, x);
+            if x[..d].iter().all(|&v| fits_f32(v)) {
+                return true;
+            }
         }
     }
-    cholesky_solve(scratch, d, x);
-    x[..d].iter().all(|v| v.is_finite())
+    false
+}
+
+/// Ridges tried in turn, relative to the system's scale, until its Cholesky factorisation
+/// succeeds and the solution fits in `f32`. A system is singular only without
+/// regularisation (regParam 0) or, with implicit feedback, for a row whose ratings are all
+/// ≤ 0; `f32` rounding in its Gram matrix can then make it slightly indefinite, and a
+/// nearly singular one can have a solution too large to store. The first ridge is 0, so
+/// a well-posed system is solved exactly as before.
+const RIDGES: [f64; 5] = [0.0, 1e-9, 1e-6, 1e-3, 1.0];
+
+/// The mean absolute diagonal entry of the `d × d` system stored with row stride `stride`,
+/// at least 1e-12 (so that a zero system still gets a ridge); NaN if an entry is not finite.
+fn diagonal_scale(a: &[f64], d: usize, stride: usize) -> f64 {
+    let scale = (0..d).map(|i| a[i * stride + i].abs()).sum::<f64>() / d as f64;
+    if scale.is_finite() {
+        scale.max(1e-12)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Whether `v` is finite and small enough to be stored as a finite `f32` factor.
+#[inline(always)]
+pub(super) fn fits_f32(v: f64) -> bool {
+    v.abs() <= f64::from(f32::MAX)
 }
 
 /// Columns of a Gram tile: one 256-bit vector of `f32`, or two 128-bit ones. Padded
@@ -281,21 +307,23 @@ pub(super) fn solve_spd_padded(
     scratch: &mut [f64],
     x: &mut [f64],
 ) -> bool {
-    x[..d].copy_from_slice(&b[..d]);
-    scratch[..dp * dp].copy_from_slice(&a[..dp * dp]);
-    if !cholesky_padded(scratch, d, dp) {
-        let scale = (0..d).map(|i| a[i * dp + i].abs()).sum::<f64>() / d as f64;
-        let ridge = 1e-9 * scale.max(1e-12);
+    let scale = diagonal_scale(a, d, dp);
+    for ridge in RIDGES.map(|r| r * scale) {
+        x[..d].copy_from_slice(&b[..d]);
         scratch[..dp * dp].copy_from_slice(&a[..dp * dp]);
-        for i in 0..d {
-            scratch[i * dp + i] += ridge;
+        if ridge != 0.0 {
+            for i in 0..d {
+                scratch[i * dp + i] += ridge;
+            }
         }
-        if !cholesky_padded(scratch, d, dp) {
-            return false;
+        if cholesky_padded(scratch, d, dp) {
+            cholesky_solve_padded(scratch, d, dp, x);
+            if x[..d].iter().all(|&v| fits_f32(v)) {
+                return true;
+            }
         }
     }
-    cholesky_solve_padded(scratch, d, dp, x);
-    x[..d].iter().all(|v| v.is_finite())
+    false
 }
 
 /// Buffers for [`nnls`], sized once for systems of up to `d` unknowns.
@@ -344,6 +372,9 @@ pub(super) fn nnls(
 ) -> bool {
     let x = &mut x[..d];
     x.fill(0.0);
+    if !(a[..d * d].iter().chain(&b[..d]).all(|v| v.is_finite())) {
+        return false;
+    }
     ws.passive[..d].fill(false);
     ws.passive[n_constrained..d].fill(true);
     if n_constrained < d {
@@ -404,7 +435,7 @@ pub(super) fn nnls(
             }
         }
     }
-    x.iter().all(|v| v.is_finite())
+    x.iter().all(|&v| fits_f32(v))
 }
 
 /// Solves `A_PP s_P = b_P` on the passive set `P`, writing `s` with zeros off `P`.

@@ -111,8 +111,13 @@ fn fit_inner(
     zero_unfitted(&mut user_factors, &user_fitted, rank);
     zero_unfitted(&mut item_factors, &item_fitted, rank);
     let (global_mean, user_biases, item_biases) = if params.biases {
-        let mean = ratings.values().iter().map(|&v| f64::from(v)).sum::<f64>()
-            / ratings.len().max(1) as f64;
+        // Over finite ratings only: one NaN must cost its own row, not every prediction.
+        let (sum, n) = ratings
+            .values()
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
+        let mean = sum / n.max(1) as f64;
         (
             mean as f32,
             vec![0.0; ratings.n_users()],
@@ -134,9 +139,13 @@ fn fit_inner(
     let step = HalfStep {
         rank,
         reg_param: params.reg_param,
+        reg_scaling: params.reg_scaling,
+        reg_constant: params.reg_constant,
+        bias_reg: params.bias_reg.filter(|_| params.biases),
         feedback: if params.implicit_prefs {
             Feedback::Implicit {
                 alpha: params.alpha,
+                confidence: params.confidence,
             }
         } else {
             Feedback::Explicit

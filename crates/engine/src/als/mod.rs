@@ -2,8 +2,13 @@
 //!
 //! Hyperparameters ([`AlsParams`]) are checked once into [`ValidAlsParams`]; [`fit`] turns
 //! ratings into an [`AlsModel`], which predicts and recommends. Beyond Spark's explicit
-//! ALS, the parameters select implicit feedback, non-negative factors, user and item
-//! biases, and a conjugate-gradient solver.
+//! ALS, the parameters select implicit feedback (with Spark's or the `implicit` library's
+//! confidences and regularisation), non-negative factors, user and item biases with their
+//! own regularisation, a constant ridge on top of ALS-WR's, and a conjugate-gradient solver.
+//!
+//! Degenerate inputs (no regularisation, rank above the number of users, huge ratings) do
+//! not produce NaN or infinite factors: a row without a finite solution is solved again
+//! more carefully, and given up (unfitted, predicting nothing) only as a last resort.
 
 mod dense;
 mod fit;
@@ -17,6 +22,9 @@ pub use fit::{
     IterationReport,
 };
 pub use model::{AlsModel, Biases, ModelPartsError};
-pub use params::{AlsParams, ParamError, Solver, ValidAlsParams, DEFAULT_CG_STEPS, MAX_RANK};
+pub use params::{
+    AlsParams, Confidence, ParamError, RegScaling, Solver, ValidAlsParams, DEFAULT_CG_STEPS,
+    MAX_RANK,
+};
 pub use rows::RatingRows;
 pub use solve::solve_side;

@@ -48,6 +48,60 @@ impl FromStr for Solver {
     }
 }
 
+/// How a row's regularisation grows with its number of ratings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegScaling {
+    /// `reg_param` times the row's number of ratings (ALS-WR, Zhou et al. 2008), as Spark
+    /// does; with implicit feedback only positive ratings count.
+    #[default]
+    Count,
+    /// `reg_param` alone, whatever the row's number of ratings, as in Hu, Koren & Volinsky's
+    /// paper and the `implicit` library.
+    Constant,
+}
+
+impl FromStr for RegScaling {
+    type Err = String;
+    /// Parses `count` or `constant`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "count" => Ok(RegScaling::Count),
+            "constant" => Ok(RegScaling::Constant),
+            other => Err(format!(
+                "regularisation scaling must be count or constant, got {other:?}"
+            )),
+        }
+    }
+}
+
+/// The confidence of an implicit rating `r`: how strongly the fit is pulled towards its
+/// preference (1 if `r > 0`, else 0). Items a user has no rating for have confidence 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// `1 + alpha·|r|`, as in Hu, Koren & Volinsky's paper and Spark.
+    #[default]
+    OnePlusAlpha,
+    /// `alpha·|r|`, as the `implicit` library does (it takes the matrix it is given as the
+    /// confidences, scaled by its `alpha`).
+    Alpha,
+}
+
+impl FromStr for Confidence {
+    type Err = String;
+    /// Parses `one_plus_alpha` (or `spark`) or `alpha` (or `implicit`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "one_plus_alpha" | "spark" => Ok(Confidence::OnePlusAlpha),
+            "alpha" | "implicit" => Ok(Confidence::Alpha),
+            other => Err(format!(
+                "confidence must be one_plus_alpha or alpha, got {other:?}"
+            )),
+        }
+    }
+}
+
 /// ALS hyperparameters, named and defaulted as in Spark MLlib's `ALS`.
 ///
 /// Fields missing from serialised parameters take their default, so parameters saved before
@@ -61,8 +115,17 @@ pub struct AlsParams {
     pub max_iter: usize,
     /// Regularisation; each user's (item's) penalty is `reg_param` times its number of
     /// ratings, as in ALS-WR and Spark (Spark's `regParam`, default 0.1). With implicit
-    /// feedback only positive ratings count, as in Spark.
+    /// feedback only positive ratings count, as in Spark. [`AlsParams::reg_scaling`] can
+    /// drop the scaling.
     pub reg_param: f64,
+    /// Whether `reg_param` is multiplied by each row's number of ratings (default
+    /// [`RegScaling::Count`], Spark's).
+    pub reg_scaling: RegScaling,
+    /// A ridge added to every user's and item's regularisation whatever its number of
+    /// ratings (default 0, Spark's). With [`RegScaling::Count`] the penalty is then
+    /// `reg_param·n + reg_constant`: rows with few ratings are shrunk relatively more than
+    /// ALS-WR alone shrinks them, which helps on sparse data such as MovieLens.
+    pub reg_constant: f64,
     /// Seed of the factor initialisation.
     pub seed: u64,
     /// Treat ratings as implicit feedback (Hu, Koren & Volinsky 2008) rather than explicit
@@ -71,11 +134,19 @@ pub struct AlsParams {
     /// Confidence slope of implicit feedback: a rating `r` has confidence `1 + alpha·|r|`
     /// (Spark's `alpha`, default 1.0; finite and ≥ 0). Ignored for explicit feedback.
     pub alpha: f64,
+    /// How `alpha` makes a confidence (default [`Confidence::OnePlusAlpha`], Spark's).
+    /// Ignored for explicit feedback.
+    pub confidence: Confidence,
     /// Constrain all latent factors to be ≥ 0 (Spark's `nonnegative`, default false).
     pub nonnegative: bool,
     /// Also learn a global mean and a bias per user and per item, predicting
     /// `mean + b_u + b_i + u·v` (not in Spark; default false). Explicit feedback only.
     pub biases: bool,
+    /// With biases, the regularisation of each bias: `Some(b)` penalises a user's (item's)
+    /// bias by `b·bias²` whatever its number of ratings, the classical shrinkage of baseline
+    /// predictors (a bias is its mean residual shrunk by `n / (n + b)`). `None` (the
+    /// default) treats the bias like a factor, with `reg_param` and [`AlsParams::reg_scaling`].
+    pub bias_reg: Option<f64>,
     /// How each row's least-squares system is solved (default [`Solver::Cholesky`]).
     pub solver: Solver,
 }
@@ -86,11 +157,15 @@ impl Default for AlsParams {
             rank: 10,
             max_iter: 10,
             reg_param: 0.1,
+            reg_scaling: RegScaling::Count,
+            reg_constant: 0.0,
             seed: 42,
             implicit_prefs: false,
             alpha: 1.0,
+            confidence: Confidence::OnePlusAlpha,
             nonnegative: false,
             biases: false,
+            bias_reg: None,
             solver: Solver::Cholesky,
         }
     }
@@ -113,6 +188,9 @@ pub enum ParamError {
     /// regParam must be a finite number ≥ 0.
     #[error("regParam must be a finite number ≥ 0, got {0}")]
     RegParam(f64),
+    /// The constant ridge must be a finite number ≥ 0.
+    #[error("the constant regularisation must be a finite number ≥ 0, got {0}")]
+    RegConstant(f64),
     /// alpha must be a finite number ≥ 0 (a negative one would make confidences below 1).
     #[error("alpha must be a finite number ≥ 0, got {0}")]
     Alpha(f64),
@@ -126,6 +204,12 @@ pub enum ParamError {
     /// Biases are defined against a mean rating, which implicit feedback does not have.
     #[error("biases are for explicit ratings only, not implicit feedback")]
     BiasesWithImplicit,
+    /// The bias regularisation must be a finite number ≥ 0.
+    #[error("the bias regularisation must be a finite number ≥ 0, got {0}")]
+    BiasReg(f64),
+    /// A bias regularisation without biases would be silently ignored.
+    #[error("a bias regularisation needs biases")]
+    BiasRegWithoutBiases,
 }
 
 /// Hyperparameters that passed [`AlsParams::check`]; the fitting code relies on them.
@@ -150,6 +234,9 @@ impl AlsParams {
         if !(self.reg_param.is_finite() && self.reg_param >= 0.0) {
             return Err(ParamError::RegParam(self.reg_param));
         }
+        if !(self.reg_constant.is_finite() && self.reg_constant >= 0.0) {
+            return Err(ParamError::RegConstant(self.reg_constant));
+        }
         if !(self.alpha.is_finite() && self.alpha >= 0.0) {
             return Err(ParamError::Alpha(self.alpha));
         }
@@ -163,6 +250,14 @@ impl AlsParams {
         }
         if self.biases && self.implicit_prefs {
             return Err(ParamError::BiasesWithImplicit);
+        }
+        if let Some(b) = self.bias_reg {
+            if !(b.is_finite() && b >= 0.0) {
+                return Err(ParamError::BiasReg(b));
+            }
+            if !self.biases {
+                return Err(ParamError::BiasRegWithoutBiases);
+            }
         }
         Ok(ValidAlsParams(self.clone()))
     }
@@ -188,6 +283,10 @@ mod tests {
             (false, 1.0, false)
         );
         assert!(!p.biases);
+        assert_eq!(p.bias_reg, None);
+        assert_eq!(p.reg_scaling, RegScaling::Count);
+        assert_eq!(p.reg_constant, 0.0);
+        assert_eq!(p.confidence, Confidence::OnePlusAlpha);
         assert_eq!(p.solver, Solver::Cholesky);
         assert!(p.check().is_ok());
     }
@@ -210,6 +309,10 @@ mod tests {
             ParamError::RankTooLarge { .. }
         ));
         assert_eq!(bad(|p| p.alpha = -0.5), ParamError::Alpha(-0.5));
+        assert_eq!(
+            bad(|p| p.reg_constant = -2.0),
+            ParamError::RegConstant(-2.0)
+        );
         assert!(matches!(
             bad(|p| p.alpha = f64::INFINITY),
             ParamError::Alpha(_)
@@ -231,6 +334,17 @@ mod tests {
                 p.biases = true;
             }),
             ParamError::BiasesWithImplicit
+        );
+        assert_eq!(
+            bad(|p| {
+                p.biases = true;
+                p.bias_reg = Some(-1.0);
+            }),
+            ParamError::BiasReg(-1.0)
+        );
+        assert_eq!(
+            bad(|p| p.bias_reg = Some(5.0)),
+            ParamError::BiasRegWithoutBiases
         );
     }
 
@@ -257,5 +371,11 @@ mod tests {
         assert_eq!("Cholesky".parse(), Ok(Solver::Cholesky));
         assert_eq!("cg".parse(), Ok(Solver::Cg { steps: 3 }));
         assert!("lu".parse::<Solver>().is_err());
+        assert_eq!("constant".parse(), Ok(RegScaling::Constant));
+        assert_eq!("Count".parse(), Ok(RegScaling::Count));
+        assert!("rows".parse::<RegScaling>().is_err());
+        assert_eq!("alpha".parse(), Ok(Confidence::Alpha));
+        assert_eq!("one-plus-alpha".parse(), Ok(Confidence::OnePlusAlpha));
+        assert!("two".parse::<Confidence>().is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! One half-step of ALS: new factors for every row given the other side's factors.
 
 use super::dense::{
-    add_gram_gathered, add_outer, axpy, dot, nnls, solve_spd_padded, sym_mul, NnlsScratch, GRAM_NR,
+    add_gram_gathered, add_outer, axpy, dot, fits_f32, nnls, solve_spd_padded, sym_mul,
+    NnlsScratch, GRAM_NR,
 };
-use super::params::Solver;
+use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
 
 /// How ratings enter the least-squares problem.
@@ -11,11 +12,29 @@ use super::rows::RatingRows;
 pub(super) enum Feedback {
     /// Ratings are targets (Spark's default).
     Explicit,
-    /// Ratings are implicit feedback with confidence `1 + alpha·|r|` (Spark's `implicitPrefs`).
+    /// Ratings are implicit feedback (Spark's `implicitPrefs`) with confidence `1 + alpha·|r|`
+    /// (Spark's) or `alpha·|r|` (the `implicit` library's).
     Implicit {
         /// Confidence slope.
         alpha: f64,
+        /// How the slope makes a confidence.
+        confidence: Confidence,
     },
+}
+
+impl Feedback {
+    /// For implicit feedback, the weight a rating `y` adds to the system matrix on top of
+    /// `YᵀY` (its confidence less the 1 that `YᵀY` already counts) and the weight of its
+    /// column in the right-hand side (its confidence if `y > 0`, else 0).
+    #[inline(always)]
+    fn implicit_weights(alpha: f64, confidence: Confidence, y: f32) -> (f64, f64) {
+        let a = alpha * f64::from(y).abs();
+        let (extra, full) = match confidence {
+            Confidence::OnePlusAlpha => (a, 1.0 + a),
+            Confidence::Alpha => (a - 1.0, a),
+        };
+        (extra, if y > 0.0 { full } else { 0.0 })
+    }
 }
 
 /// The options of a half-step, taken from validated parameters.
@@ -23,9 +42,32 @@ pub(super) enum Feedback {
 pub(super) struct HalfStep {
     pub rank: usize,
     pub reg_param: f64,
+    /// Whether `reg_param` is multiplied by the row's number of (positive) ratings.
+    pub reg_scaling: RegScaling,
+    /// Ridge added to every row's, not scaled.
+    pub reg_constant: f64,
+    /// The bias' own regularisation, not scaled; `None`: as a factor.
+    pub bias_reg: Option<f64>,
     pub feedback: Feedback,
     pub nonnegative: bool,
     pub solver: Solver,
+}
+
+impl HalfStep {
+    /// The ridge on a row's factors, given its number of ratings that scale `reg_param`.
+    #[inline(always)]
+    fn lambda(&self, n_reg: usize) -> f64 {
+        (match self.reg_scaling {
+            RegScaling::Count => self.reg_param * n_reg as f64,
+            RegScaling::Constant => self.reg_param,
+        }) + self.reg_constant
+    }
+
+    /// The ridge on a row's bias.
+    #[inline(always)]
+    fn bias_lambda(&self, n_reg: usize) -> f64 {
+        self.bias_reg.unwrap_or_else(|| self.lambda(n_reg))
+    }
 }
 
 /// The side held fixed. Its rows without ratings must have zero factors (they then add
@@ -112,6 +154,9 @@ pub fn solve_side(
     let step = HalfStep {
         rank,
         reg_param,
+        reg_scaling: RegScaling::Count,
+        reg_constant: 0.0,
+        bias_reg: None,
         feedback: Feedback::Explicit,
         nonnegative: false,
         solver: Solver::Cholesky,
@@ -134,7 +179,13 @@ const MIN_WORK_PER_THREAD: f64 = 2e6;
 
 /// One half-step with every option: for each row, the least-squares problem of Spark's
 /// `ALS.computeFactors` (explicit or implicit, regularised by `reg_param` times the row's
-/// number of explicit ratings), solved by Cholesky, NNLS or conjugate gradient.
+/// number of explicit ratings), solved by Cholesky, NNLS or conjugate gradient. The
+/// options beyond Spark change the ridge (unscaled, plus a constant, a bias' own) and the
+/// implicit confidences.
+///
+/// A row whose system has no finite solution on the fast path (singular without
+/// regularisation, or too large for the `f32` Gram kernel) is solved again in `f64` with a
+/// rising ridge; only if that fails too is it given up (zeroed and marked unfitted).
 ///
 /// Rows are independent, so they are split into contiguous runs of about equal work, one per
 /// workspace, solved on scoped threads (one thread when `workspaces` has one entry, or the
@@ -304,7 +355,7 @@ fn solve_rows_with<const MR: usize>(
     mut solved: Solved,
     ws: &mut Workspace,
 ) {
-    let (rank, d) = (step.rank, cols_of.d);
+    let rank = step.rank;
     for (k, out) in solved.factors.chunks_exact_mut(rank).enumerate() {
         let r = first_row + k;
         let (cols, values) = rows.row(r);
@@ -312,21 +363,7 @@ fn solve_rows_with<const MR: usize>(
             && match step.solver {
                 Solver::Cholesky => {
                     let n_reg = build_system::<MR>(step, cols_of, cols, values, ws);
-                    let lambda = step.reg_param * n_reg as f64;
-                    let dp = ws.dp;
-                    for a in 0..d {
-                        ws.gram[a * dp + a] += lambda;
-                    }
-                    if step.nonnegative {
-                        // Biases are not constrained: only the latent factors are. NNLS
-                        // takes the system unpadded.
-                        for (a, g) in ws.chol.chunks_exact_mut(d).zip(ws.gram.chunks_exact(dp)) {
-                            a.copy_from_slice(&g[..d]);
-                        }
-                        nnls(&ws.chol, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
-                    } else {
-                        solve_spd_padded(&ws.gram, d, dp, &ws.rhs, &mut ws.chol, &mut ws.sol)
-                    }
+                    solve_system(step, n_reg, ws) || solve_safely(step, cols_of, cols, values, ws)
                 }
                 Solver::Cg { steps } => {
                     for (s, &v) in ws.sol.iter_mut().zip(out.iter()) {
@@ -336,6 +373,7 @@ fn solve_rows_with<const MR: usize>(
                         ws.sol[rank] = f64::from(b[k]);
                     }
                     conjugate_gradient(step, cols_of, cols, values, steps, ws)
+                        || solve_safely(step, cols_of, cols, values, ws)
                 }
             };
         if ok {
@@ -349,6 +387,91 @@ fn solve_rows_with<const MR: usize>(
             b[k] = if ok { ws.sol[rank] as f32 } else { 0.0 };
         }
         solved.fitted[k] = ok;
+    }
+}
+
+/// Adds the regularisation to the system built in `ws.gram` (its row having `n_reg` ratings
+/// that scale it) and solves it into `ws.sol`: by NNLS for non-negative factors, else by
+/// Cholesky with a rising ridge if it is singular. False if no finite solution was found.
+#[inline(always)]
+fn solve_system(step: &HalfStep, n_reg: usize, ws: &mut Workspace) -> bool {
+    let (rank, d, dp) = (step.rank, ws.d, ws.dp);
+    let lambda = step.lambda(n_reg);
+    for a in 0..rank {
+        ws.gram[a * dp + a] += lambda;
+    }
+    if d > rank {
+        ws.gram[rank * dp + rank] += step.bias_lambda(n_reg);
+    }
+    if step.nonnegative {
+        // Biases are not constrained: only the latent factors are. NNLS takes the system
+        // unpadded.
+        for (a, g) in ws.chol.chunks_exact_mut(d).zip(ws.gram.chunks_exact(dp)) {
+            a.copy_from_slice(&g[..d]);
+        }
+        nnls(&ws.chol, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
+    } else {
+        solve_spd_padded(&ws.gram, d, dp, &ws.rhs, &mut ws.chol, &mut ws.sol)
+    }
+}
+
+/// The fallback when the fast path found no finite solution for a row: the system rebuilt
+/// entirely in `f64` (the `f32` Gram kernel overflows once factors pass ~1e19, as huge
+/// ratings make them) and solved exactly, with a rising ridge if needed. Rare, so simple.
+#[cold]
+#[inline(never)]
+fn solve_safely(
+    step: &HalfStep,
+    cols_of: &Columns,
+    cols: &[u32],
+    values: &[f32],
+    ws: &mut Workspace,
+) -> bool {
+    let n_reg = build_system_f64(step, cols_of, cols, values, ws);
+    solve_system(step, n_reg, ws)
+}
+
+/// [`build_system`] in `f64` throughout, one rating at a time.
+fn build_system_f64(
+    step: &HalfStep,
+    cols_of: &Columns,
+    cols: &[u32],
+    values: &[f32],
+    ws: &mut Workspace,
+) -> usize {
+    let (d, dp) = (cols_of.d, ws.dp);
+    ws.rhs.fill(0.0);
+    ws.gram.fill(0.0);
+    let add = |gram: &mut [f64], x: &[f64], w: f64| {
+        for i in 0..d {
+            axpy(&mut gram[i * dp + i..i * dp + d], w * x[i], &x[i..d]);
+        }
+    };
+    match step.feedback {
+        Feedback::Explicit => {
+            for (&c, &y) in cols.iter().zip(values) {
+                cols_of.load(c as usize, &mut ws.xa);
+                add(&mut ws.gram, &ws.xa, 1.0);
+                axpy(&mut ws.rhs, cols_of.target(c as usize, y), &ws.xa);
+            }
+            cols.len()
+        }
+        Feedback::Implicit { alpha, confidence } => {
+            for (g, y) in ws.gram.chunks_exact_mut(dp).zip(ws.yty.chunks_exact(d)) {
+                g[..d].copy_from_slice(y);
+            }
+            let mut n_explicit = 0;
+            for (&c, &y) in cols.iter().zip(values) {
+                let (extra, full) = Feedback::implicit_weights(alpha, confidence, y);
+                cols_of.load(c as usize, &mut ws.xa);
+                add(&mut ws.gram, &ws.xa, extra);
+                if y > 0.0 {
+                    n_explicit += 1;
+                    axpy(&mut ws.rhs, full, &ws.xa);
+                }
+            }
+            n_explicit
+        }
     }
 }
 
@@ -436,8 +559,8 @@ fn build_system<const MR: usize>(
             }
             n
         }
-        Feedback::Implicit { alpha } => {
-            // A = YᵀY + Xᵀ diag(c1) X, b = Xᵀ ((1 + c1)·[r > 0]).
+        Feedback::Implicit { alpha, confidence } => {
+            // A = YᵀY + Xᵀ diag(c − 1) X, b = Xᵀ (c·[r > 0]) for confidences c.
             for (g, y) in ws.gram.chunks_exact_mut(dp).zip(ws.yty.chunks_exact(d)) {
                 g[..d].copy_from_slice(y);
             }
@@ -448,13 +571,13 @@ fn build_system<const MR: usize>(
             let mut n_explicit = 0;
             for ((wx, &c), &y) in ws.weighted.chunks_exact_mut(dp).zip(cols).zip(values) {
                 let x = cols_of.padded(c as usize);
-                let c1 = alpha * f64::from(y).abs();
+                let (extra, full) = Feedback::implicit_weights(alpha, confidence, y);
                 for (w, &v) in wx.iter_mut().zip(x) {
-                    *w = (c1 * f64::from(v)) as f32;
+                    *w = (extra * f64::from(v)) as f32;
                 }
                 if y > 0.0 {
                     n_explicit += 1;
-                    axpy_f32(&mut ws.rhs, 1.0 + c1, &x[..d]);
+                    axpy_f32(&mut ws.rhs, full, &x[..d]);
                 }
             }
             add_gram_gathered::<MR, true>(&mut ws.gram, d, dp, cols_of.padded, cols, &ws.weighted);
@@ -493,26 +616,33 @@ impl RowSystem<'_> {
                 }
                 self.cols.len()
             }
-            Feedback::Implicit { alpha } => {
+            Feedback::Implicit { alpha, confidence } => {
                 sym_mul(self.yty, d, v, out);
                 let mut n_explicit = 0;
                 for (&c, &y) in pairs {
-                    let c1 = alpha * f64::from(y).abs();
+                    let (extra, full) = Feedback::implicit_weights(alpha, confidence, y);
                     cols_of.load(c as usize, xa);
-                    if c1 != 0.0 {
-                        axpy(out, c1 * dot(xa, v), xa);
+                    if extra != 0.0 {
+                        axpy(out, extra * dot(xa, v), xa);
                     }
                     if y > 0.0 {
                         n_explicit += 1;
                         if let Some(b) = rhs.as_deref_mut() {
-                            axpy(b, 1.0 + c1, xa);
+                            axpy(b, full, xa);
                         }
                     }
                 }
                 n_explicit
             }
         };
-        axpy(out, self.step.reg_param * n_reg as f64, v);
+        let rank = self.step.rank;
+        let lambda = self.step.lambda(n_reg);
+        for (o, &x) in out[..rank].iter_mut().zip(&v[..rank]) {
+            *o += lambda * x;
+        }
+        if d > rank {
+            out[rank] += self.step.bias_lambda(n_reg) * v[rank];
+        }
     }
 }
 
@@ -537,6 +667,12 @@ fn conjugate_gradient(
     };
     // residual = b − A x, direction = residual.
     system.apply(&ws.sol, &mut ws.a_dir, Some(&mut ws.rhs), &mut ws.xa);
+    if ws.rhs.iter().all(|&v| v == 0.0) {
+        // 0 solves A x = 0 exactly, and is the smallest solution when A is singular (as for
+        // implicit rows whose every confidence is 0), where CG would keep the warm start.
+        ws.sol.fill(0.0);
+        return true;
+    }
     for k in 0..d {
         ws.residual[k] = ws.rhs[k] - ws.a_dir[k];
     }
@@ -564,7 +700,7 @@ fn conjugate_gradient(
         }
         rs = rs_new;
     }
-    ws.sol.iter().all(|v| v.is_finite())
+    ws.sol.iter().all(|&v| fits_f32(v))
 }
 
 #[cfg(test)]
@@ -671,6 +807,9 @@ mod tests {
         HalfStep {
             rank,
             reg_param,
+            reg_scaling: RegScaling::Count,
+            reg_constant: 0.0,
+            bias_reg: None,
             feedback,
             nonnegative: false,
             solver,
@@ -716,7 +855,15 @@ mod tests {
     fn implicit_half_step_matches_a_dense_solve_of_the_confidence_weighted_equations() {
         let (ratings, item_factors, rank) = small_problem();
         let (alpha, reg) = (2.5, 0.3);
-        let step = params(rank, reg, Feedback::Implicit { alpha }, Solver::Cholesky);
+        let step = params(
+            rank,
+            reg,
+            Feedback::Implicit {
+                alpha,
+                confidence: Confidence::OnePlusAlpha,
+            },
+            Solver::Cholesky,
+        );
         let (got, _, fitted) = run(&step, &ratings, &item_factors, None, &[0.0; 6]);
         assert_eq!(fitted, vec![true, true]);
 
@@ -742,6 +889,127 @@ mod tests {
                     want[c]
                 );
             }
+        }
+    }
+
+    /// The `implicit` library's equations: f_u = (Yᵀ Cᵤ Y + λ I)⁻¹ Yᵀ Cᵤ pᵤ with
+    /// cᵤᵢ = α|rᵤᵢ| on rated items (1 on the others) and λ not scaled, by Cholesky and by
+    /// enough CG steps alike.
+    #[test]
+    fn implicit_libraries_semantics_match_a_dense_solve() {
+        let (ratings, item_factors, rank) = small_problem();
+        let (alpha, reg) = (2.5, 0.7);
+        let feedback = Feedback::Implicit {
+            alpha,
+            confidence: Confidence::Alpha,
+        };
+        let y = DMatrix::<f64>::from_fn(5, rank, |r, c| f64::from(item_factors[r * rank + c]));
+        let rows = RatingRows::by_user(&ratings);
+        for solver in [Solver::Cholesky, Solver::Cg { steps: 50 }] {
+            let step = HalfStep {
+                reg_scaling: RegScaling::Constant,
+                ..params(rank, reg, feedback, solver)
+            };
+            let (got, _, fitted) = run(&step, &ratings, &item_factors, None, &[0.1; 6]);
+            assert_eq!(fitted, vec![true, true]);
+            for u in 0..2 {
+                let (cols, values) = rows.row(u);
+                let mut conf = DVector::<f64>::from_element(5, 1.0);
+                let mut pref = DVector::<f64>::zeros(5);
+                for (&i, &r) in cols.iter().zip(values) {
+                    conf[i as usize] = alpha * f64::from(r).abs();
+                    pref[i as usize] = if r > 0.0 { 1.0 } else { 0.0 };
+                }
+                let cu = DMatrix::from_diagonal(&conf);
+                let lhs = y.transpose() * &cu * &y + DMatrix::identity(rank, rank) * reg;
+                let want = lhs.lu().solve(&(y.transpose() * &cu * &pref)).unwrap();
+                for c in 0..rank {
+                    let g = f64::from(got[u * rank + c]);
+                    assert!(
+                        (g - want[c]).abs() < 1e-4,
+                        "{solver:?} user {u} factor {c}: {g} vs {}",
+                        want[c]
+                    );
+                }
+            }
+        }
+    }
+
+    /// A constant ridge adds to the factors' λ nᵤ, and a bias regularisation replaces it
+    /// for the bias alone: the diagonal is (λ nᵤ + c, …, λ nᵤ + c, β).
+    #[test]
+    fn constant_ridge_and_bias_regularisation_set_the_diagonal() {
+        let (ratings, item_factors, rank) = small_problem();
+        let item_biases = [0.5f32, -0.25, 0.0, 1.0, -1.0];
+        let (mean, reg, constant, bias_reg) = (2.5f32, 0.2, 0.9, 0.05);
+        let rows = RatingRows::by_user(&ratings);
+        for solver in [Solver::Cholesky, Solver::Cg { steps: 50 }] {
+            let step = HalfStep {
+                reg_constant: constant,
+                bias_reg: Some(bias_reg),
+                ..params(rank, reg, Feedback::Explicit, solver)
+            };
+            let (got, biases, _) = run(
+                &step,
+                &ratings,
+                &item_factors,
+                Some((&item_biases, mean)),
+                &[0.0; 6],
+            );
+            for u in 0..2 {
+                let (cols, values) = rows.row(u);
+                let n = cols.len();
+                let x = DMatrix::<f64>::from_fn(n, rank + 1, |r, c| {
+                    if c == rank {
+                        1.0
+                    } else {
+                        f64::from(item_factors[cols[r] as usize * rank + c])
+                    }
+                });
+                let t = DVector::<f64>::from_fn(n, |r, _| {
+                    f64::from(values[r])
+                        - f64::from(mean)
+                        - f64::from(item_biases[cols[r] as usize])
+                });
+                let mut diag = DVector::<f64>::from_element(rank + 1, reg * n as f64 + constant);
+                diag[rank] = bias_reg;
+                let lhs = x.transpose() * &x + DMatrix::from_diagonal(&diag);
+                let want = lhs.lu().solve(&(x.transpose() * t)).unwrap();
+                for c in 0..rank {
+                    let g = f64::from(got[u * rank + c]);
+                    assert!((g - want[c]).abs() < 1e-4, "{solver:?}: {g} vs {}", want[c]);
+                }
+                let b = f64::from(biases[u]);
+                assert!(
+                    (b - want[rank]).abs() < 1e-4,
+                    "{solver:?}: {b} vs {}",
+                    want[rank]
+                );
+            }
+        }
+    }
+
+    /// A Gram matrix the `f32` kernel cannot hold (factors of 1e20, squares beyond
+    /// `f32::MAX`) is rebuilt in `f64`: the row is still solved, to the right answer.
+    #[test]
+    fn factors_too_large_for_the_f32_gram_kernel_are_solved_in_f64() {
+        let (ratings, item_factors, rank) = small_problem();
+        let big: Vec<f32> = item_factors.iter().map(|v| v * 1e20).collect();
+        let step = params(rank, 0.1, Feedback::Explicit, Solver::Cholesky);
+        let (want, _, _) = run(&step, &ratings, &item_factors, None, &[0.0; 6]);
+        let (got, _, fitted) = run(
+            &HalfStep {
+                reg_param: 0.1 * 1e40,
+                ..step
+            },
+            &ratings,
+            &big,
+            None,
+            &[0.0; 6],
+        );
+        assert_eq!(fitted, vec![true, true]);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g * 1e20 - w).abs() < 1e-4, "{g:e} vs {w}");
         }
     }
 
@@ -792,7 +1060,13 @@ mod tests {
         let start = [0.3f32, -0.7, 0.2, 1.1, 0.0, -0.4];
         for (feedback, biases) in [
             (Feedback::Explicit, None),
-            (Feedback::Implicit { alpha: 4.0 }, None),
+            (
+                Feedback::Implicit {
+                    alpha: 4.0,
+                    confidence: Confidence::OnePlusAlpha,
+                },
+                None,
+            ),
             (Feedback::Explicit, Some((&item_biases[..], 3.0f32))),
         ] {
             let exact = params(rank, 0.1, feedback, Solver::Cholesky);

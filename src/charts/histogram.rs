@@ -1,0 +1,101 @@
+//! How many ratings have each value.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{no_data, render, short_count, ChartTheme, DESC_PX, TICK_PX};
+use crate::format::thousands;
+
+const W: u32 = 640;
+const H: u32 = 320;
+/// Above this many bars the percentage labels would collide, so they are left out.
+const MAX_PERCENT_LABELS: usize = 12;
+/// Above this many bars only every k-th value is labelled on the x axis.
+const MAX_X_LABELS: usize = 20;
+
+/// A bar chart of how many ratings have each value: `bins` are `(rating value, count)`, in any
+/// order (drawn sorted by value). Bins with a non-finite value are ignored. Bars use
+/// `theme.series[0]`; with few bars each carries its share of all ratings above it.
+pub fn rating_histogram(bins: &[(f32, usize)], theme: &ChartTheme) -> String {
+    const KIND: &str = "Rating histogram";
+    let mut bins: Vec<(f32, usize)> = bins
+        .iter()
+        .copied()
+        .filter(|(v, _)| v.is_finite())
+        .collect();
+    bins.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: usize = bins.iter().map(|b| b.1).sum();
+    if bins.is_empty() || total == 0 {
+        return no_data(KIND, theme);
+    }
+    let n = bins.len();
+    let percent = |c: usize| 100.0 * c as f64 / total as f64;
+    // The first of equally common values wins, so the summary is deterministic.
+    let (mode_value, mode_count) = bins
+        .iter()
+        .fold(bins[0], |best, b| if b.1 > best.1 { *b } else { best });
+    let summary = format!(
+        "{KIND}: {n} bar{}, {} ratings, most common rating {} ({:.0}%)",
+        if n == 1 { "" } else { "s" },
+        thousands(total),
+        mode_value,
+        percent(mode_count)
+    );
+
+    render((W, H), &summary, theme, |root| {
+        let max = bins.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+        let ymax = (max * 1.15).ceil(); // headroom for the percentage labels
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(14)
+            .margin_right(18)
+            .margin_left(6)
+            .x_label_area_size(46)
+            .y_label_area_size(58)
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..ymax)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_labels(6)
+            .y_label_formatter(&|v| short_count(*v))
+            .bold_line_style(theme.grid.rgb().mix(0.6))
+            .light_line_style(TRANSPARENT)
+            .axis_style(theme.axis.rgb())
+            .label_style(theme.font(TICK_PX, theme.text))
+            .axis_desc_style(theme.font(DESC_PX, theme.text))
+            .x_desc("Rating")
+            .y_desc("Ratings")
+            .draw()?;
+
+        let bar = theme.series_color(0).rgb().filled();
+        chart.draw_series(bins.iter().enumerate().map(|(i, &(_, c))| {
+            let x = i as f64;
+            Rectangle::new([(x - 0.38, 0.0), (x + 0.38, c as f64)], bar)
+        }))?;
+
+        let label_every = n.div_ceil(MAX_X_LABELS);
+        let tick_style = theme
+            .font(TICK_PX, theme.text)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        chart.draw_series(
+            bins.iter()
+                .enumerate()
+                .filter(|(i, _)| i % label_every == 0)
+                .map(|(i, &(v, _))| {
+                    // Category labels sit just under the axis, where plotters puts tick labels.
+                    EmptyElement::at((i as f64, 0.0))
+                        + Text::new(v.to_string(), (0, 8), tick_style.clone())
+                }),
+        )?;
+        if n <= MAX_PERCENT_LABELS {
+            let pct_style = theme
+                .font(TICK_PX, theme.text)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart.draw_series(bins.iter().enumerate().map(|(i, &(_, c))| {
+                EmptyElement::at((i as f64, c as f64))
+                    + Text::new(format!("{:.0}%", percent(c)), (0, -3), pct_style.clone())
+            }))?;
+        }
+        Ok(())
+    })
+}
