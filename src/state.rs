@@ -121,6 +121,22 @@ impl AppState {
         self.error.set(None);
     }
 
+    /// Joins item metadata to the loaded dataset, keeping its trained model; false when
+    /// nothing is loaded.
+    pub fn set_catalog(&self, catalog: Catalog) -> bool {
+        let Some(d) = self.dataset.get_untracked() else {
+            return false;
+        };
+        self.dataset.set(Some(Arc::new(Dataset {
+            name: d.name.clone(),
+            ratings: d.ratings.clone(),
+            catalog,
+            summary: d.summary.clone(),
+            rated: d.rated.clone(),
+        })));
+        true
+    }
+
     /// Shows `message` in the error banner.
     pub fn fail(&self, message: impl Into<String>) {
         self.error.set(Some(message.into()));

@@ -118,8 +118,17 @@ impl Trainer {
             Err(e) => state.fail(format!("Training is unavailable: {e}")),
         }
         Effect::new(move |_| {
-            state.dataset.track();
-            trainer.cancel_quietly();
+            let ratings = state
+                .dataset
+                .with(|d| d.as_ref().map(|d| d.ratings.clone()));
+            // New metadata keeps the ratings (and the run on them); new ratings end it.
+            let same = trainer.data.with_value(|(_, held)| match (held, &ratings) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            });
+            if !same {
+                trainer.cancel_quietly();
+            }
         });
         trainer
     }

@@ -2,7 +2,8 @@
 
 use affinity_engine::catalog::Catalog;
 use affinity_engine::demo::{self, DemoSpec};
-use affinity_engine::parse::parse_ratings;
+use affinity_engine::metadata::parse_metadata;
+use affinity_engine::parse::parse_ratings_bytes_with_report;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
@@ -16,14 +17,29 @@ pub fn DataSection() -> impl IntoView {
     let state = expect_context::<AppState>();
     let dragging = RwSignal::new(false);
     let loading = RwSignal::new(false);
+    let notice = RwSignal::new(None::<String>);
 
     let load_file = move |file: web_sys::File| {
         loading.set(true);
         spawn_local(async move {
             let name = file.name();
-            match read_text(&file).await {
-                Ok(text) => match parse_ratings(&text) {
-                    Ok(ratings) => state.load(Dataset::new(name, ratings, Catalog::default())),
+            notice.set(None);
+            match read_bytes(&file).await {
+                Ok(bytes) => match parse_ratings_bytes_with_report(&bytes) {
+                    Ok((ratings, report)) => {
+                        if let Some(d) = &report.first_duplicate {
+                            notice.set(Some(format!(
+                                "{} repeated ratings were dropped: the last rating of a (user, item) pair wins \
+                                 (first: line {} repeats line {}, user {}, item {}).",
+                                thousands(report.duplicates),
+                                d.line,
+                                d.earlier_line,
+                                d.user,
+                                d.item
+                            )));
+                        }
+                        state.load(Dataset::new(name, ratings, Catalog::default()))
+                    }
                     Err(e) => state.fail(format!("{name}: {e}")),
                 },
                 Err(e) => state.fail(format!("{name}: could not be read ({e})")),
@@ -52,7 +68,44 @@ pub fn DataSection() -> impl IntoView {
             None => state.fail("Nothing to load: drop a ratings file (CSV, TSV or .dat)."),
         }
     };
+    let on_metadata = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        spawn_local(async move {
+            let name = file.name();
+            match read_bytes(&file).await {
+                Ok(bytes) => match parse_metadata(&bytes) {
+                    Ok(catalog) => {
+                        let known = state.dataset.with_untracked(|d| {
+                            d.as_ref().map_or(0, |d| {
+                                d.ratings
+                                    .items()
+                                    .ids()
+                                    .iter()
+                                    .filter(|id| catalog.get(id).is_some())
+                                    .count()
+                            })
+                        });
+                        if state.set_catalog(catalog) {
+                            notice.set(Some(format!(
+                                "{name}: titles and categories for {} rated items.",
+                                thousands(known)
+                            )));
+                        } else {
+                            state.fail("Load a ratings file first, then its item metadata.");
+                        }
+                    }
+                    Err(e) => state.fail(format!("{name}: {e}")),
+                },
+                Err(e) => state.fail(format!("{name}: could not be read ({e})")),
+            }
+        });
+    };
     let load_demo = move |_| {
+        notice.set(None);
         let data = demo::generate(&DemoSpec::default());
         state.load(Dataset::new(
             "Demo catalog".into(),
@@ -91,7 +144,22 @@ pub fn DataSection() -> impl IntoView {
                 </button>
                 <span class="hint">"800 viewers, 500 films with genres: generated in your browser."</span>
             </div>
+            <label class="param">
+                <span class="param-label">"Item metadata (optional)"</span>
+                <input
+                    type="file"
+                    data-testid="metadata-file"
+                    accept=".csv,.tsv,.txt,.dat,.item,text/csv,text/plain"
+                    on:change=on_metadata
+                />
+                <span class="hint">
+                    "Titles and categories joined by item id: MovieLens movies.csv, movies.dat or u.item, or a CSV id,title,genres"
+                </span>
+            </label>
             <p class="status" hidden=move || !loading.get()>"Reading the file…"</p>
+            <p class="hint" data-testid="data-notice" hidden=move || notice.with(Option::is_none)>
+                {move || notice.get().unwrap_or_default()}
+            </p>
             <Summary/>
         </section>
     }
@@ -120,11 +188,9 @@ fn Summary() -> impl IntoView {
     }
 }
 
-async fn read_text(file: &web_sys::File) -> Result<String, String> {
-    let value = JsFuture::from(file.text())
+async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let value = JsFuture::from(file.array_buffer())
         .await
         .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
-    value
-        .as_string()
-        .ok_or_else(|| "the file is not text".to_owned())
+    Ok(js_sys::Uint8Array::new(&value).to_vec())
 }

@@ -158,7 +158,7 @@ pub fn TrainSection() -> impl IntoView {
     };
 
     view! {
-        <section class="card" aria-labelledby="train-title">
+        <section class="card wide" aria-labelledby="train-title">
             <h2 id="train-title">"2. Train"</h2>
             <fieldset class="params">
                 <legend>"Model"</legend>

@@ -473,3 +473,36 @@ test('cancel stops a 3-fold, 6-point grid on 100k ratings within a second, and t
     assert.equal(await page.locator(sel('test-rmse')).count(), 0, 'no result of the cancelled run');
   });
 });
+
+test('an uploaded ratings + metadata pair shows titles and categories, and repeated ratings are reported', { timeout: TEST_TIMEOUT }, async (t) => {
+  await withApp(t, 'metadata', async (app) => {
+    const { page, wait } = app;
+    const data = plantedRatings({ seed: 11, nUsers: 300, nItems: 200, nRatings: 8_000, rank: 3 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-e2e-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // The last line repeats the first rating's pair: the last one wins and the page says so.
+    const firstPair = data.csv.split('\n')[1].split(',').slice(0, 2).join(',');
+    writeFileSync(path.join(dir, 'ratings.csv'), `${data.csv}\n${firstPair},1\n`);
+    const genres = ['Drama', 'Comedy', 'Horror', 'Sci-Fi'];
+    const meta = ['movieId,title,genres'];
+    for (const item of data.items) meta.push(`${item},"Film ${item.slice(1)}, the cut",${genres[Number(item.slice(1)) % 4]}|Indie`);
+    writeFileSync(path.join(dir, 'movies.csv'), meta.join('\n'));
+    await page.locator(sel('ratings-file')).setInputFiles(path.join(dir, 'ratings.csv'));
+    await waitForSummary(app, `${data.nRatings} ratings`, (nums) => nums.includes(data.nRatings));
+    const notice = await testIdText(page, 'data-notice');
+    assert.match(notice ?? '', /1 repeated ratings were dropped/, `duplicate notice: ${notice}`);
+    await page.locator(sel('metadata-file')).setInputFiles(path.join(dir, 'movies.csv'));
+    await wait('the metadata notice', async () => {
+      const text = await testIdText(page, 'data-notice');
+      return { done: /titles and categories for 200 rated items/.test(text ?? ''), seen: JSON.stringify(text) };
+    });
+    await page.locator(sel('cv-enabled')).uncheck();
+    await trainAndWait(app);
+    await page.locator(sel('user-id')).fill('u1');
+    await page.locator(sel('user-id')).press('Enter');
+    const rows = await waitForRows(app, `${TOP_N} rec-row for u1`);
+    for (const r of rows) assert.match(r.title, /^Film \d+, the cut$/, `a title from the metadata file: ${r.title}`);
+    const cats = await page.$$eval('[data-testid="rec-row"] [data-testid="rec-categories"]', (els) => els.map((e) => e.innerText));
+    assert.ok(cats.length === TOP_N && cats.every((c) => /Indie/.test(c)), `categories shown: ${cats}`);
+  });
+});
