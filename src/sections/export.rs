@@ -91,6 +91,14 @@ pub fn ExportSection() -> impl IntoView {
                 >
                     "The model file"
                 </button>
+                <button
+                    class="secondary"
+                    data-testid="export-spark-job"
+                    disabled=no_model
+                    on:click=move |_| run(Export::SparkJob)
+                >
+                    "A PySpark job"
+                </button>
             </div>
             <p class="hint">
                 "CSV columns: user, rank, item, title, score. The model file (binary, "
@@ -110,6 +118,7 @@ enum Export {
     UserCsv,
     AllCsv,
     Model,
+    SparkJob,
 }
 
 /// Builds and saves one export; returns what was saved, for the status line.
@@ -155,6 +164,28 @@ fn export(state: &AppState, ctx: &RecContext, what: Export) -> Result<String, St
             Ok(format!(
                 "Saved {file_name} ({} bytes).",
                 thousands(file.len())
+            ))
+        }
+        Export::SparkJob => {
+            // Spark's ALS has no biases: the script fits the same model without them.
+            let params = affinity_engine::als::AlsParams {
+                biases: false,
+                ..trained.params.clone()
+            };
+            let script = affinity_engine::spark_script::render(
+                &affinity_engine::spark_script::SparkJob::Fit(params),
+            )
+            .map_err(|e| e.to_string())?;
+            let file_name = "affinity-spark-job.py";
+            download(script.as_bytes(), "text/x-python;charset=utf-8", file_name)?;
+            Ok(format!(
+                "Saved {file_name}: run it with python {file_name} --ratings FILE --out DIR, then \
+                 affinity import-spark (see the script's header).{}",
+                if trained.params.biases {
+                    " Spark has no biases, so the script fits the model without them."
+                } else {
+                    ""
+                }
             ))
         }
     }

@@ -368,5 +368,15 @@ test('exports: this user, every user, the model', { timeout: TEST_TIMEOUT }, asy
     assert.ok(model.size > 500 * 4, `model file of ${model.size} bytes`);
     const status = await testIdText(page, 'export-status');
     assert.match(status ?? '', /Saved affinity-model\.affm/);
+
+    // The Spark job reproduces the trained model's parameters (without biases, which Spark lacks).
+    await page.locator(sel('export-spark-job')).click();
+    const job = await download(app, 3);
+    assert.equal(job.name, 'affinity-spark-job.py');
+    assert.match(job.text, /pyspark/, 'a PySpark script');
+    assert.match(job.text, /--ratings/, 'it takes the ratings path as an argument');
+    assert.match(job.text, /userFactors/, 'it writes the user factors');
+    const jobStatus = await testIdText(page, 'export-status');
+    assert.match(jobStatus ?? '', /Spark has no biases/);
   });
 });
