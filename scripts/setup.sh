@@ -24,8 +24,8 @@ if [ "${AFFINITY_SKIP_BROWSER:-}" != 1 ] && { ! command -v chromium >/dev/null |
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
-  log "installing npm packages (binaryen's wasm-opt, playwright-core)"
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
+  log "installing npm packages (binaryen's wasm-opt, playwright-core, axe-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

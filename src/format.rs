@@ -13,6 +13,16 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// A score with four decimals, or "n/a" when it could not be computed (NaN, infinite): a
+/// visitor should never read "NaN".
+pub fn metric(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        "n/a".into()
+    }
+}
+
 /// A duration in milliseconds as `"850 ms"` or `"2.4 s"`.
 pub fn duration_ms(ms: f64) -> String {
     if ms < 1000.0 {
@@ -25,6 +35,13 @@ pub fn duration_ms(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_never_read_nan() {
+        assert_eq!(metric(0.91234), "0.9123");
+        assert_eq!(metric(f64::NAN), "n/a");
+        assert_eq!(metric(f64::INFINITY), "n/a");
+    }
 
     #[test]
     fn groups_digits_by_three() {

@@ -13,6 +13,7 @@ mod pool;
 pub mod protocol;
 mod sections;
 mod state;
+mod storage;
 mod trainer;
 pub mod wire;
 pub mod worker;

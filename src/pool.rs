@@ -26,6 +26,40 @@ const LOADER: &str = "./worker-loader.js";
 /// Most workers the pool starts, however many cores the browser reports.
 const MAX_WORKERS: usize = 8;
 
+/// How many workers to start: `N` when the page's address has `?workers=N` (benchmarks use it
+/// to compare one worker with two on the same machine), else one per core the browser
+/// reports; always between 1 and [`MAX_WORKERS`].
+pub fn worker_count() -> usize {
+    let Some(window) = web_sys::window() else {
+        return 1;
+    };
+    // Read through Reflect: web-sys's `Location` feature is not enabled for this crate.
+    let search = js_sys::Reflect::get(&window, &JsValue::from_str("location"))
+        .and_then(|location| js_sys::Reflect::get(&location, &JsValue::from_str("search")))
+        .ok()
+        .and_then(|search| search.as_string());
+    let cores = window.navigator().hardware_concurrency();
+    // NaN or a negative count (a browser hiding it) saturates to 0 and is clamped to 1.
+    let reported = if cores.is_finite() { cores as usize } else { 1 };
+    search
+        .as_deref()
+        .and_then(workers_param)
+        .unwrap_or(reported)
+        .clamp(1, MAX_WORKERS)
+}
+
+/// The `N` of the first `workers=N` pair of a query string such as `?lang=en&workers=2`;
+/// `None` when there is none or `N` is not a whole number.
+fn workers_param(search: &str) -> Option<usize> {
+    search
+        .strip_prefix('?')
+        .unwrap_or(search)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "workers")
+        .and_then(|(_, value)| value.trim().parse().ok())
+}
+
 /// What the pool reports to its owner.
 #[derive(Debug)]
 pub enum PoolEvent {
@@ -49,8 +83,8 @@ pub enum PoolEvent {
         job_id: u64,
         /// Its scores.
         report: TrainReport,
-        /// The model.
-        model: AlsModel,
+        /// The model (boxed: it dwarfs the other events).
+        model: Box<AlsModel>,
     },
     /// A job failed, or its worker crashed (and was replaced).
     Failed {
@@ -87,12 +121,10 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts one worker per core the browser reports (at least one, at most eight).
+    /// Starts one worker per core the browser reports, or as many as the page's address asks
+    /// for with `?workers=N` (see [`worker_count`]); at least one, at most eight.
     pub fn new(on_event: impl Fn(PoolEvent) + 'static) -> Result<Self, String> {
-        let size = web_sys::window()
-            .map(|w| w.navigator().hardware_concurrency() as usize)
-            .unwrap_or(1)
-            .clamp(1, MAX_WORKERS);
+        let size = worker_count();
         let pool = Pool {
             inner: Rc::new(RefCell::new(Inner {
                 slots: Vec::with_capacity(size),
@@ -229,7 +261,7 @@ impl Pool {
             FromWorker::Trained { job_id, report } => model.map(|model| PoolEvent::Trained {
                 job_id,
                 report,
-                model,
+                model: Box::new(model),
             }),
             FromWorker::Failed { job_id, message } => Some(PoolEvent::Failed { job_id, message }),
         };
@@ -295,5 +327,33 @@ impl Pool {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workers_param;
+
+    #[test]
+    fn reads_the_workers_parameter() {
+        assert_eq!(workers_param("?workers=2"), Some(2));
+        assert_eq!(workers_param("?lang=en&workers=1&x=3"), Some(1));
+        assert_eq!(workers_param("workers=8"), Some(8));
+        assert_eq!(
+            workers_param("?workers=16"),
+            Some(16),
+            "clamped by the caller"
+        );
+    }
+
+    #[test]
+    fn ignores_absent_or_malformed_values() {
+        assert_eq!(workers_param(""), None);
+        assert_eq!(workers_param("?"), None);
+        assert_eq!(workers_param("?workers"), None);
+        assert_eq!(workers_param("?workers="), None);
+        assert_eq!(workers_param("?workers=two"), None);
+        assert_eq!(workers_param("?workers=-1"), None);
+        assert_eq!(workers_param("?myworkers=3"), None);
     }
 }

@@ -317,7 +317,7 @@ impl Trainer {
                     .with_value(|r| r.as_ref().and_then(|r| r.final_params.clone()));
                 self.run.set_value(None);
                 state.trained.set(Some(Arc::new(TrainOutcome {
-                    model,
+                    model: *model,
                     params: params.unwrap_or_default(),
                     evaluation: report.evaluation,
                     ranking: report.ranking,

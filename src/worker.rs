@@ -3,14 +3,18 @@
 //! The page runs several of these (one per core) and may terminate one at any moment to
 //! cancel its fit, so a worker keeps nothing that cannot be sent again: the dataset, and the
 //! splits it derives from it by seed.
+//!
+//! A panic cannot be caught in wasm (it aborts), so the worker's panic hook first tells the
+//! page which job failed and why; the abort then fires the Worker's `error` event, on which
+//! the pool replaces the worker (see [`crate::pool`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
 use affinity_engine::als;
 use affinity_engine::cv::{self, k_fold};
 use affinity_engine::metrics::{evaluate, ColdStartStrategy};
-use affinity_engine::ranking::evaluate_ranking;
+use affinity_engine::ranking::evaluate_ranking_sampled;
 use affinity_engine::split::random_split;
 use affinity_engine::Ratings;
 use wasm_bindgen::prelude::*;
@@ -18,24 +22,38 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want, TOP_K};
+
+/// Test users whose top-N lists the final model's ranking metrics are computed on. Scoring
+/// costs users × items × rank: on a million ratings every user would keep the worker busy
+/// for many seconds, and a few thousand users already give the metrics to about 0.01. The
+/// page says when the metrics come from a sample.
+const MAX_RANKED_USERS: usize = 3000;
 use crate::wire::{self, Packet};
+
+/// A training part and the part it is tested on.
+type Parts = (Ratings, Ratings);
 
 /// What a worker holds between messages.
 #[derive(Default)]
 struct WorkerState {
     data: Option<(u64, Ratings)>,
     /// (train fraction bits, seed) → train and test parts.
-    holdout: Option<((u64, u64), (Ratings, Ratings))>,
+    holdout: Option<((u64, u64), Parts)>,
     /// (train fraction bits, seed, k) → folds of the holdout's training part.
-    folds: Option<((u64, u64, usize), Vec<(Ratings, Ratings)>)>,
+    folds: Option<((u64, u64, usize), Vec<Parts>)>,
 }
 
 thread_local! {
     static STATE: RefCell<WorkerState> = RefCell::new(WorkerState::default());
+    /// The job being run, for the panic hook's report.
+    static CURRENT_JOB: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// Starts listening for messages and tells the page the worker is ready.
+///
+/// Call after any panic hook that should also run (the console one): this one chains to it.
 pub fn run() {
+    report_panics();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let handler = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
         on_message(&ev.data());
@@ -44,6 +62,25 @@ pub fn run() {
     // The worker lives as long as its global scope; so does its handler.
     handler.forget();
     post(&wire::from_worker_packet(&FromWorker::Ready));
+}
+
+/// Chains a panic hook that reports the panic as the failure of the running job, so the
+/// visitor reads the panic's message rather than the abort's "unreachable".
+fn report_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        // `take`: a panic inside this hook must not report the same job twice.
+        if let Some(job_id) = CURRENT_JOB.with(Cell::take) {
+            // "panicked at src/…:1:2:\n<message>": one line for the banner.
+            let what = info.to_string().replace('\n', " ");
+            let message = format!("the training worker stopped on an internal error ({what})");
+            post(&wire::from_worker_packet(&FromWorker::Failed {
+                job_id,
+                message,
+            }));
+        }
+    }));
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -72,7 +109,9 @@ fn on_message(message: &JsValue) {
         }
         Ok((ToWorker::Fit(job), _)) => {
             let job_id = job.job_id;
+            CURRENT_JOB.set(Some(job_id));
             let reply = STATE.with_borrow_mut(|s| run_job(s, &job));
+            CURRENT_JOB.set(None);
             match reply {
                 Ok(packet) => post(&packet),
                 Err(message) => post(&wire::from_worker_packet(&FromWorker::Failed {
@@ -90,8 +129,14 @@ fn on_message(message: &JsValue) {
 
 fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, String>, String> {
     let params = job.params.check().map_err(|e| e.to_string())?;
-    let data = match &state.data {
-        Some((id, ratings)) if *id == job.data_id => ratings,
+    // Split borrows: the dataset is read while the cached splits are replaced.
+    let WorkerState {
+        data,
+        holdout,
+        folds,
+    } = state;
+    let data = match data {
+        Some((id, ratings)) if *id == job.data_id => &*ratings,
         _ => return Err("the worker has not received this dataset".into()),
     };
     let (train_fraction, seed) = match job.split {
@@ -106,22 +151,26 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
         } => (train_fraction, seed),
     };
     let key = (train_fraction.to_bits(), seed);
-    if state.holdout.as_ref().map(|(k, _)| *k) != Some(key) {
-        let parts = random_split(data, train_fraction, seed).map_err(|e| e.to_string())?;
-        state.holdout = Some((key, parts));
-        state.folds = None;
-    }
-    let (holdout_train, holdout_test) = &state.holdout.as_ref().expect("just set").1;
+    let (holdout_train, holdout_test) = match holdout {
+        Some((k, parts)) if *k == key => &*parts,
+        _ => {
+            let parts = random_split(data, train_fraction, seed).map_err(|e| e.to_string())?;
+            *folds = None;
+            &holdout.insert((key, parts)).1
+        }
+    };
     let (train, test) = match job.split {
         SplitSpec::Holdout { .. } => (holdout_train, holdout_test),
         SplitSpec::Fold { k, fold, .. } => {
             let fkey = (key.0, key.1, k);
-            if state.folds.as_ref().map(|(k, _)| *k) != Some(fkey) {
-                let folds = k_fold(holdout_train, k, seed).map_err(|e| e.to_string())?;
-                state.folds = Some((fkey, folds));
-            }
-            let folds = &state.folds.as_ref().expect("just set").1;
-            let (t, v) = folds
+            let parts = match folds {
+                Some((f, parts)) if *f == fkey => &*parts,
+                _ => {
+                    let parts = k_fold(holdout_train, k, seed).map_err(|e| e.to_string())?;
+                    &folds.insert((fkey, parts)).1
+                }
+            };
+            let (t, v) = parts
                 .get(fold)
                 .ok_or_else(|| format!("fold {fold} of {k} does not exist"))?;
             (t, v)
@@ -158,7 +207,7 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
         Want::Model => {
             let report = TrainReport {
                 evaluation: evaluate(&model, test, ColdStartStrategy::Drop),
-                ranking: evaluate_ranking(&model, train, test, TOP_K),
+                ranking: evaluate_ranking_sampled(&model, train, test, TOP_K, MAX_RANKED_USERS),
                 n_train: train.len(),
                 n_test: test.len(),
                 fit_ms,

@@ -13,6 +13,44 @@ const MAX_PERCENT_LABELS: usize = 12;
 /// Above this many bars only every k-th value is labelled on the x axis.
 const MAX_X_LABELS: usize = 20;
 
+/// More distinct rating values than this (a continuous score) are grouped into
+/// [`GROUPED_BINS`] equal-width bins.
+const MAX_DISTINCT: usize = 30;
+/// The number of bins for a continuous score.
+const GROUPED_BINS: usize = 20;
+
+/// The histogram's bins for raw rating values: one `(value, count)` per distinct value, or, for
+/// more than 30 distinct values, 20 equal-width bins labelled by their centre (2 decimals).
+/// Non-finite values are ignored.
+pub fn rating_bins(values: &[f32]) -> Vec<(f32, usize)> {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_unstable_by(f32::total_cmp);
+    let mut bins: Vec<(f32, usize)> = Vec::new();
+    for v in sorted {
+        match bins.last_mut() {
+            Some((last, count)) if *last == v => *count += 1,
+            _ => bins.push((v, 1)),
+        }
+    }
+    if bins.len() <= MAX_DISTINCT {
+        return bins;
+    }
+    let (lo, hi) = (bins[0].0 as f64, bins[bins.len() - 1].0 as f64);
+    let width = (hi - lo) / GROUPED_BINS as f64;
+    let mut grouped: Vec<(f32, usize)> = (0..GROUPED_BINS)
+        .map(|k| {
+            let centre = lo + width * (k as f64 + 0.5);
+            (((centre * 100.0).round() / 100.0) as f32, 0)
+        })
+        .collect();
+    for (v, c) in bins {
+        // The top value belongs to the last bin, not one past it.
+        let k = (((v as f64 - lo) / width) as usize).min(GROUPED_BINS - 1);
+        grouped[k].1 += c;
+    }
+    grouped
+}
+
 /// A bar chart of how many ratings have each value: `bins` are `(rating value, count)`, in any
 /// order (drawn sorted by value). Bins with a non-finite value are ignored. Bars use
 /// `theme.series[0]`; with few bars each carries its share of all ratings above it.

@@ -17,6 +17,19 @@ const LOG_RATIO: f64 = 100.0;
 /// 60,000-point path would bloat the page.
 const MAX_POINTS: usize = 800;
 
+/// Ratings per item from each rating's item index, most rated first: the input of
+/// [`long_tail`]. Indices at or past `n_items` are ignored.
+pub fn item_counts(item_indices: &[u32], n_items: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n_items];
+    for &i in item_indices {
+        if let Some(c) = counts.get_mut(i as usize) {
+            *c += 1;
+        }
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    counts
+}
+
 /// A line of ratings per item against the item's popularity rank (1 = most rated), filled
 /// underneath, with a marker at the rank where the head of the curve holds half of all ratings.
 /// `counts_desc` should be sorted most-rated first (it is sorted again to be safe). The y axis is

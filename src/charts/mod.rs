@@ -18,8 +18,8 @@ mod long_tail;
 mod loss_curve;
 
 pub use cv_grid::{cv_grid, lower_is_better, CvPoint};
-pub use histogram::rating_histogram;
-pub use long_tail::long_tail;
+pub use histogram::{rating_bins, rating_histogram};
+pub use long_tail::{item_counts, long_tail};
 pub use loss_curve::loss_curve;
 
 use plotters::coord::Shift;

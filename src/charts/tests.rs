@@ -432,3 +432,32 @@ fn write_previews_when_asked() {
     html.push_str("</body></html>");
     std::fs::write(dir.join("index.html"), html).unwrap();
 }
+
+#[test]
+fn rating_bins_count_each_distinct_value() {
+    let values = [4.0, 1.0, 4.0, 5.0, f32::NAN, 4.0, 1.0, 3.5];
+    assert_eq!(
+        rating_bins(&values),
+        vec![(1.0, 2), (3.5, 1), (4.0, 3), (5.0, 1)]
+    );
+    assert!(rating_bins(&[]).is_empty());
+}
+
+#[test]
+fn a_continuous_score_is_grouped_into_twenty_bins() {
+    // 0.00, 0.01, ..., 9.99: 1000 distinct values spread evenly over [0, 9.99].
+    let values: Vec<f32> = (0..1000).map(|k| k as f32 / 100.0).collect();
+    let bins = rating_bins(&values);
+    assert_eq!(bins.len(), 20);
+    assert_eq!(bins.iter().map(|b| b.1).sum::<usize>(), 1000);
+    // Each bin is 0.4995 wide: about 50 values each, the top value in the last bin.
+    assert!(bins.iter().all(|b| (49..=51).contains(&b.1)), "{bins:?}");
+    assert_eq!(bins[0].0, 0.25);
+    assert_eq!(bins[19].0, 9.74);
+}
+
+#[test]
+fn item_counts_are_sorted_most_rated_first() {
+    assert_eq!(item_counts(&[2, 0, 2, 2, 1, 0, 9], 4), vec![3, 2, 1, 0]);
+    assert!(item_counts(&[], 0).is_empty());
+}

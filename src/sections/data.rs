@@ -1,51 +1,153 @@
-//! Loading ratings: a file (picked or dropped) or the built-in demo catalog.
+//! Loading ratings: a file (picked, or dropped anywhere on the section) or the built-in demo
+//! catalog; a preview of the file's first rows with a column mapping the visitor can correct;
+//! the dataset summary with its rating histogram and long-tail charts.
+
+use std::sync::Arc;
 
 use affinity_engine::catalog::Catalog;
 use affinity_engine::demo::{self, DemoSpec};
 use affinity_engine::metadata::parse_metadata;
-use affinity_engine::parse::parse_ratings_bytes_with_report;
+use affinity_engine::parse::{parse_ratings_with_report, Columns, Delimiter, Format, ParseReport};
+use affinity_engine::parse_options::{
+    check_columns, decode_text, first_line_fields, parse_ratings_with_format, preview, Preview,
+};
+use affinity_engine::Ratings;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::charts::{item_counts, long_tail, rating_bins, rating_histogram};
 use crate::format::thousands;
+use crate::sections::theme::chart_theme;
 use crate::state::{AppState, Dataset};
 
-/// The data section: file input, drop zone, demo button and the dataset summary.
+/// Rows shown in the preview.
+const PREVIEW_ROWS: usize = 8;
+
+/// A ratings file kept as text, so it can be read again with a corrected format.
+#[derive(Clone)]
+struct Source {
+    name: String,
+    text: Arc<str>,
+    /// The format the parser detected.
+    detected: Option<Format>,
+}
+
+/// The delimiters offered in the mapping, with their form value and label.
+const DELIMITERS: [(Delimiter, &str, &str); 6] = [
+    (Delimiter::Byte(b','), "comma", "Comma ( , )"),
+    (Delimiter::Byte(b'\t'), "tab", "Tab"),
+    (Delimiter::Byte(b';'), "semicolon", "Semicolon ( ; )"),
+    (Delimiter::Byte(b'|'), "pipe", "Pipe ( | )"),
+    (
+        Delimiter::DoubleColon,
+        "double-colon",
+        "Double colon ( :: )",
+    ),
+    (Delimiter::Whitespace, "whitespace", "Spaces"),
+];
+
+fn delimiter_label(d: Delimiter) -> &'static str {
+    DELIMITERS
+        .iter()
+        .find(|(x, _, _)| *x == d)
+        .map_or("other", |(_, _, l)| l)
+}
+
+/// The data section: file input, drop target, demo button, preview and mapping, summary, charts.
 #[component]
 pub fn DataSection() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let dragging = RwSignal::new(false);
+    // Drag events fire on every child the pointer crosses: count enters minus leaves.
+    let drag_depth = RwSignal::new(0i32);
     let loading = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
+    let source = RwSignal::new(None::<Source>);
+    let format = RwSignal::new(None::<Format>);
+    let mapping_error = RwSignal::new(None::<String>);
+
+    // Loads parsed ratings as the dataset, keeping `catalog`, and reports dropped duplicates.
+    let accept = move |name: String, ratings: Ratings, report: &ParseReport, catalog: Catalog| {
+        notice.set(report.first_duplicate.as_ref().map(|d| {
+            format!(
+                "{} repeated ratings were dropped: the last rating of a (user, item) pair wins \
+                 (first: line {} repeats line {}, user {}, item {}).",
+                thousands(report.duplicates),
+                d.line,
+                d.earlier_line,
+                d.user,
+                d.item
+            )
+        }));
+        state.load(Dataset::new(name, ratings, catalog));
+    };
 
     let load_file = move |file: web_sys::File| {
         loading.set(true);
         spawn_local(async move {
             let name = file.name();
             notice.set(None);
-            match read_bytes(&file).await {
-                Ok(bytes) => match parse_ratings_bytes_with_report(&bytes) {
-                    Ok((ratings, report)) => {
-                        if let Some(d) = &report.first_duplicate {
-                            notice.set(Some(format!(
-                                "{} repeated ratings were dropped: the last rating of a (user, item) pair wins \
-                                 (first: line {} repeats line {}, user {}, item {}).",
-                                thousands(report.duplicates),
-                                d.line,
-                                d.earlier_line,
-                                d.user,
-                                d.item
-                            )));
-                        }
-                        state.load(Dataset::new(name, ratings, Catalog::default()))
+            mapping_error.set(None);
+            let text = read_bytes(&file)
+                .await
+                .map_err(|e| format!("{name}: could not be read ({e})"))
+                .and_then(|bytes| {
+                    decode_text(&bytes)
+                        .map(|t| Arc::<str>::from(t.as_ref()))
+                        .map_err(|e| format!("{name}: {e}"))
+                });
+            match text {
+                Ok(text) => {
+                    let detected = affinity_engine::parse::detect_format(&text);
+                    let parsed = parse_ratings_with_report(&text);
+                    // The preview stays even when the detected format fails: correcting the
+                    // mapping is how the visitor fixes it.
+                    source.set(Some(Source {
+                        name: name.clone(),
+                        text,
+                        detected,
+                    }));
+                    format.set(detected);
+                    match parsed {
+                        Ok((ratings, report)) => accept(name, ratings, &report, Catalog::default()),
+                        Err(e) => state.fail(format!("{name}: {e}")),
                     }
-                    Err(e) => state.fail(format!("{name}: {e}")),
-                },
-                Err(e) => state.fail(format!("{name}: could not be read ({e})")),
+                }
+                Err(message) => {
+                    source.set(None);
+                    format.set(None);
+                    state.fail(message);
+                }
             }
             loading.set(false);
         });
+    };
+
+    // Reads the file again with the visitor's format; on failure the previous dataset stays.
+    let remap = move |next: Format| {
+        format.set(Some(next));
+        let Some(src) = source.get_untracked() else {
+            return;
+        };
+        match parse_ratings_with_format(&src.text, &next) {
+            Ok((ratings, report)) => {
+                mapping_error.set(None);
+                // Metadata joined to this file still applies: it is keyed by item id.
+                let catalog = state
+                    .dataset
+                    .with_untracked(|d| {
+                        d.as_ref()
+                            .filter(|d| d.name == src.name)
+                            .map(|d| d.catalog.clone())
+                    })
+                    .unwrap_or_default();
+                accept(src.name, ratings, &report, catalog);
+            }
+            Err(e) => mapping_error.set(Some(format!(
+                "{}: {e}. The summary below still shows the last mapping that worked.",
+                src.name
+            ))),
+        }
     };
 
     let on_pick = move |ev: leptos::ev::Event| {
@@ -58,7 +160,7 @@ pub fn DataSection() -> impl IntoView {
     };
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
-        dragging.set(false);
+        drag_depth.set(0);
         let file = ev
             .data_transfer()
             .and_then(|dt| dt.files())
@@ -106,6 +208,9 @@ pub fn DataSection() -> impl IntoView {
     };
     let load_demo = move |_| {
         notice.set(None);
+        mapping_error.set(None);
+        source.set(None);
+        format.set(None);
         let data = demo::generate(&DemoSpec::default());
         state.load(Dataset::new(
             "Demo catalog".into(),
@@ -114,26 +219,35 @@ pub fn DataSection() -> impl IntoView {
         ));
     };
 
+    let on_dragenter = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        drag_depth.update(|d| *d += 1);
+    };
+    // Without this the browser opens the dropped file instead of handing it to the page.
+    let on_dragover = move |ev: leptos::ev::DragEvent| ev.prevent_default();
+    let on_dragleave = move |_: leptos::ev::DragEvent| drag_depth.update(|d| *d = (*d - 1).max(0));
+    let dropping = move || drag_depth.get() > 0;
+
     view! {
-        <section class="card" aria-labelledby="data-title">
+        <section
+            class="card wide"
+            class:dropping=dropping
+            aria-labelledby="data-title"
+            on:dragenter=on_dragenter
+            on:dragover=on_dragover
+            on:dragleave=on_dragleave
+            on:drop=on_drop
+        >
             <h2 id="data-title">"1. Data"</h2>
-            <label
-                class="dropzone"
-                class:dragging=move || dragging.get()
-                on:dragover=move |ev: leptos::ev::DragEvent| {
-                    ev.prevent_default();
-                    dragging.set(true);
-                }
-                on:dragleave=move |_| dragging.set(false)
-                on:drop=on_drop
-            >
-                <span class="dropzone-title">"Drop a ratings file here, or choose one"</span>
+            <label class="dropzone" class:dragging=dropping>
+                <span class="dropzone-title">"Drop a ratings file on this card, or choose one"</span>
                 <span class="hint">
                     "user, item, rating[, timestamp]: CSV with or without header, TSV like MovieLens u.data, or :: separated .dat"
                 </span>
                 <input
                     type="file"
                     data-testid="ratings-file"
+                    aria-label="Ratings file"
                     accept=".csv,.tsv,.txt,.dat,.data,text/csv,text/plain"
                     on:change=on_pick
                 />
@@ -160,8 +274,313 @@ pub fn DataSection() -> impl IntoView {
             <p class="hint" data-testid="data-notice" hidden=move || notice.with(Option::is_none)>
                 {move || notice.get().unwrap_or_default()}
             </p>
+            <PreviewAndMapping source=source format=format mapping_error=mapping_error remap=remap/>
             <Summary/>
+            <DataCharts/>
         </section>
+    }
+}
+
+/// What the preview shows: the file's name, the detected and the current format, and the
+/// first rows split with the current one.
+#[derive(Clone, PartialEq)]
+struct Shown {
+    name: String,
+    detected: Option<Format>,
+    format: Format,
+    preview: Preview,
+    /// A name per column: the header's, else "Column k".
+    names: Vec<String>,
+}
+
+impl Shown {
+    fn role_of(&self, c: usize) -> Option<&'static str> {
+        let cols = self.format.columns;
+        if c == cols.user {
+            Some("user")
+        } else if c == cols.item {
+            Some("item")
+        } else if c == cols.rating {
+            Some("rating")
+        } else {
+            None
+        }
+    }
+}
+
+fn highest_column(c: &Columns) -> usize {
+    c.user.max(c.item).max(c.rating)
+}
+
+/// The first rows of the loaded file as the current format splits them, and the controls that
+/// change that format. The controls are rendered once per file, so a select keeps the
+/// keyboard focus while the table below it is redrawn.
+#[component]
+fn PreviewAndMapping(
+    source: RwSignal<Option<Source>>,
+    format: RwSignal<Option<Format>>,
+    mapping_error: RwSignal<Option<String>>,
+    remap: impl Fn(Format) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let has_source = Memo::new(move |_| source.with(Option::is_some));
+    let shown = Memo::new(move |_| {
+        let fmt = format.get()?;
+        source.with(|s| {
+            let s = s.as_ref()?;
+            let preview = preview(&s.text, Some(fmt), PREVIEW_ROWS)?;
+            let n_columns = preview.n_columns.max(highest_column(&fmt.columns) + 1);
+            let names = (0..n_columns)
+                .map(|c| match preview.header.as_ref().and_then(|h| h.get(c)) {
+                    Some(name) if !name.is_empty() => name.clone(),
+                    _ => format!("Column {}", c + 1),
+                })
+                .collect();
+            Some(Shown {
+                name: s.name.clone(),
+                detected: s.detected,
+                format: fmt,
+                preview,
+                names,
+            })
+        })
+    });
+
+    let detected_text = move || {
+        shown.with(|s| match s.as_ref().map(|s| s.detected) {
+            Some(Some(d)) => format!(
+                "Detected: {} separated, {}.",
+                delimiter_label(d.delimiter),
+                if d.has_header {
+                    "with a header line"
+                } else {
+                    "no header line"
+                }
+            ),
+            _ => "Nothing detected: the file has no non-blank line.".to_owned(),
+        })
+    };
+    let table = move || {
+        shown.get().map(|s| {
+            let head = s
+                .names
+                .iter()
+                .enumerate()
+                .map(|(c, name)| {
+                    let role = s.role_of(c);
+                    view! {
+                        <th scope="col" class:mapped=role.is_some()>
+                            <span class="role" class:unused=role.is_none()>{role.unwrap_or("not used")}</span>
+                            {name.clone()}
+                        </th>
+                    }
+                })
+                .collect_view();
+            let rows = s
+                .preview
+                .rows
+                .iter()
+                .map(|row| {
+                    let cells = (0..s.names.len())
+                        .map(|c| {
+                            view! {
+                                <td class:mapped=s.role_of(c).is_some()>
+                                    {row.get(c).cloned().unwrap_or_default()}
+                                </td>
+                            }
+                        })
+                        .collect_view();
+                    view! { <tr data-testid="preview-row">{cells}</tr> }
+                })
+                .collect_view();
+            view! {
+                <div class="table-wrap" tabindex="0" role="region" aria-label="Preview of the file's first rows">
+                <table class="preview-table">
+                    <caption>
+                        {format!(
+                            "The first {} rows of {}{}",
+                            s.preview.rows.len(),
+                            s.name,
+                            if s.format.has_header { ", below its header line" } else { "" }
+                        )}
+                    </caption>
+                    <thead><tr>{head}</tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+                </div>
+            }
+        })
+    };
+
+    // Changing the delimiter changes what the columns are: keep the mapping if it still
+    // fits, else start again from user, item, rating in the first three columns.
+    let set_delimiter = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let (Some(&(delimiter, _, _)), Some(fmt)) = (
+            DELIMITERS.iter().find(|(_, v, _)| *v == value),
+            format.get_untracked(),
+        ) else {
+            return;
+        };
+        let text = source
+            .with_untracked(|s| s.as_ref().map(|s| s.text.clone()))
+            .unwrap_or_else(|| Arc::from(""));
+        let fields = first_line_fields(&text, delimiter).len();
+        let columns = if highest_column(&fmt.columns) < fields {
+            fmt.columns
+        } else {
+            Columns {
+                user: 0,
+                item: 1,
+                rating: 2,
+            }
+        };
+        remap(Format {
+            delimiter,
+            columns,
+            ..fmt
+        });
+    };
+    let set_header = move |ev: leptos::ev::Event| {
+        if let Some(fmt) = format.get_untracked() {
+            remap(Format {
+                has_header: event_target_checked(&ev),
+                ..fmt
+            });
+        }
+    };
+    let reset = move |_| {
+        if let Some(d) = source.get_untracked().and_then(|s| s.detected) {
+            remap(d);
+        }
+    };
+    let current_delimiter = move || shown.with(|s| s.as_ref().map(|s| s.format.delimiter));
+    let changed = move || {
+        shown.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.detected.is_some_and(|d| d != s.format))
+        })
+    };
+
+    move || {
+        has_source.get().then(|| {
+            let delimiter_options = DELIMITERS
+                .iter()
+                .map(|&(d, value, label)| {
+                    view! {
+                        <option value=value prop:selected=move || current_delimiter() == Some(d)>{label}</option>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="preview" data-testid="data-preview">
+                    <h3>"Preview"</h3>
+                    <p class="hint" data-testid="detected-format">{detected_text}</p>
+                    <div class="table-wrap">{table}</div>
+                    <fieldset class="mapping">
+                        <legend>"How to read the file"</legend>
+                        <label class="param">
+                            <span class="param-label">"Delimiter"</span>
+                            <select data-testid="map-delimiter" on:change=set_delimiter>
+                                {delimiter_options}
+                            </select>
+                        </label>
+                        <label class="check-line">
+                            <input
+                                type="checkbox"
+                                data-testid="map-header"
+                                prop:checked=move || shown.with(|s| s.as_ref().is_some_and(|s| s.format.has_header))
+                                on:change=set_header
+                            />
+                            "First line is a header"
+                        </label>
+                        {column_select("user", "map-user", shown, format, mapping_error, remap)}
+                        {column_select("item", "map-item", shown, format, mapping_error, remap)}
+                        {column_select("rating", "map-rating", shown, format, mapping_error, remap)}
+                        <div class="wide row" hidden=move || !changed()>
+                            <button type="button" class="secondary small" data-testid="map-reset" on:click=reset>
+                                "Back to the detected format"
+                            </button>
+                        </div>
+                    </fieldset>
+                    <p
+                        class="mapping-error"
+                        role="alert"
+                        data-testid="mapping-error"
+                        hidden=move || mapping_error.with(Option::is_none)
+                    >
+                        {move || mapping_error.get().unwrap_or_default()}
+                    </p>
+                </div>
+            }
+        })
+    }
+}
+
+/// The select that says which column holds `role` ("user", "item" or "rating").
+fn column_select(
+    role: &'static str,
+    testid: &'static str,
+    shown: Memo<Option<Shown>>,
+    format: RwSignal<Option<Format>>,
+    mapping_error: RwSignal<Option<String>>,
+    remap: impl Fn(Format) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let pick = move |c: &Columns| match role {
+        "user" => c.user,
+        "item" => c.item,
+        _ => c.rating,
+    };
+    let options = move || {
+        shown.get().map(|s| {
+            let current = pick(&s.format.columns);
+            s.names
+                .iter()
+                .enumerate()
+                .map(|(c, name)| {
+                    let label = if name.starts_with("Column ") {
+                        name.clone()
+                    } else {
+                        format!("{}: {name}", c + 1)
+                    };
+                    view! { <option value=c.to_string() prop:selected=c == current>{label}</option> }
+                })
+                .collect_view()
+        })
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        let (Ok(c), Some(fmt)) = (
+            event_target_value(&ev).parse::<usize>(),
+            format.get_untracked(),
+        ) else {
+            return;
+        };
+        let mut columns = fmt.columns;
+        match role {
+            "user" => columns.user = c,
+            "item" => columns.item = c,
+            _ => columns.rating = c,
+        }
+        // A clash is shown at once, without reading the file again.
+        if let Err(e) = check_columns(&columns) {
+            format.set(Some(Format { columns, ..fmt }));
+            mapping_error.set(Some(format!("{}.", capitalised(&e.to_string()))));
+            return;
+        }
+        remap(Format { columns, ..fmt });
+    };
+    view! {
+        <label class="param">
+            <span class="param-label">{format!("{} column", capitalised(role))}</span>
+            <select data-testid=testid on:change=on_change>{options}</select>
+        </label>
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -183,6 +602,41 @@ fn Summary() -> impl IntoView {
                         <dd>{format!("{} to {} (mean {:.2})", s.min_rating, s.max_rating, s.mean_rating)}</dd>
                     </div>
                 </dl>
+            }
+        })
+    }
+}
+
+/// The rating histogram and the long tail of ratings per item, in the current theme.
+#[component]
+fn DataCharts() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    // Counted once per dataset; only the drawing follows the theme.
+    let counts = Memo::new(move |_| {
+        state.dataset.with(|d| {
+            d.as_ref().map(|d| {
+                (
+                    Arc::new(rating_bins(d.ratings.values())),
+                    Arc::new(item_counts(d.ratings.item_indices(), d.ratings.n_items())),
+                )
+            })
+        })
+    });
+    move || {
+        counts.get().map(|(bins, per_item)| {
+            let hist = move || rating_histogram(&bins, &chart_theme());
+            let tail = move || long_tail(&per_item, &chart_theme());
+            view! {
+                <div class="data-charts">
+                    <figure class="chart" data-testid="rating-histogram">
+                        <figcaption>"Ratings by value"</figcaption>
+                        <div inner_html=hist></div>
+                    </figure>
+                    <figure class="chart" data-testid="long-tail-chart">
+                        <figcaption>"Ratings per item (the long tail)"</figcaption>
+                        <div inner_html=tail></div>
+                    </figure>
+                </div>
             }
         })
     }

@@ -5,6 +5,7 @@ mod error;
 mod impact;
 mod recommend;
 mod results;
+pub(crate) mod theme;
 mod train;
 
 pub use data::DataSection;
@@ -19,3 +20,5 @@ pub use export::ExportSection;
 pub use recommend::RecContext;
 pub use similar::SimilarSection;
 pub use try_it::TryItSection;
+mod library;
+pub use library::{LibrarySection, StorageBanner};

@@ -528,7 +528,7 @@ fn RecResults(list: RecList) -> impl IntoView {
             </div>
             <aside class="rated-panel" aria-labelledby="rated-heading">
                 <h3 id="rated-heading">{format!("What user {user_id} rated")}</h3>
-                <ol class="rated-list">
+                <ol class="rated-list" tabindex="0" aria-labelledby="rated-heading">
                     {rated_rows
                         .into_iter()
                         .map(|(item, value)| {

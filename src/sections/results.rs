@@ -3,8 +3,9 @@
 use affinity_engine::cv::{CvResult, Metric};
 use leptos::prelude::*;
 
-use crate::format::{duration_ms, thousands};
+use crate::format::{duration_ms, metric, thousands};
 use crate::protocol::TOP_K;
+use crate::sections::theme::chart_theme;
 use crate::state::AppState;
 use crate::trainer::describe_params;
 
@@ -22,28 +23,28 @@ pub fn Results() -> impl IntoView {
                     <h3>"Test scores"</h3>
                     <div class="metrics">
                         <p class="metric" data-testid="test-rmse" hidden=implicit>
-                            "Test RMSE " <strong>{format!("{:.4}", e.rmse)}</strong>
+                            "Test RMSE " <strong>{metric(e.rmse)}</strong>
                         </p>
                         <p class="metric" data-testid="test-mae" hidden=implicit>
-                            "MAE " <strong>{format!("{:.4}", e.mae)}</strong>
+                            "MAE " <strong>{metric(e.mae)}</strong>
                         </p>
                         <p class="metric" data-testid="test-precision">
-                            {format!("Precision@{TOP_K} ")} <strong>{fmt_metric(r.precision_at_k)}</strong>
+                            {format!("Precision@{TOP_K} ")} <strong>{metric(r.precision_at_k)}</strong>
                         </p>
                         <p class="metric" data-testid="test-recall">
-                            {format!("Recall@{TOP_K} ")} <strong>{fmt_metric(r.recall_at_k)}</strong>
+                            {format!("Recall@{TOP_K} ")} <strong>{metric(r.recall_at_k)}</strong>
                         </p>
                         <p class="metric" data-testid="test-ndcg">
-                            {format!("NDCG@{TOP_K} ")} <strong>{fmt_metric(r.ndcg_at_k)}</strong>
+                            {format!("NDCG@{TOP_K} ")} <strong>{metric(r.ndcg_at_k)}</strong>
                         </p>
                         <p class="metric" data-testid="test-map">
-                            {format!("MAP@{TOP_K} ")} <strong>{fmt_metric(r.map_at_k)}</strong>
+                            {format!("MAP@{TOP_K} ")} <strong>{metric(r.map_at_k)}</strong>
                         </p>
                     </div>
                     <p class="hint">
                         {format!(
                             "Model: {}. Fitted in {} on {} ratings; tested on {} held-out ratings{}. \
-                             Ranking metrics: each test user's held-out titles count as relevant, \
+                             Ranking metrics{}: each test user's held-out titles count as relevant, \
                              titles rated in training are left out of the list.",
                             describe_params(&t.params),
                             duration_ms(t.fit_ms),
@@ -57,21 +58,29 @@ pub fn Results() -> impl IntoView {
                                     thousands(e.n_dropped),
                                 )
                             },
+                            if r.n_users < r.n_candidates {
+                                format!(
+                                    " on an even sample of {} of the {} test users",
+                                    thousands(r.n_users),
+                                    thousands(r.n_candidates),
+                                )
+                            } else {
+                                String::new()
+                            },
                         )}
                     </p>
+                    {(e.n_evaluated == 0).then(|| view! {
+                        <p class="hint warning" data-testid="no-test-scores">
+                            "No held-out rating could be scored: every one belongs to a user or a \
+                             title with no training ratings, so there is no test RMSE. A larger file, \
+                             or more ratings per user, gives one."
+                        </p>
+                    })}
                     <LossChart loss=t.loss.clone()/>
                 </div>
             }
         })}
         {move || state.cv.get().map(|cv| view! { <CvTable cv=cv/> })}
-    }
-}
-
-fn fmt_metric(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.4}")
-    } else {
-        "n/a".into()
     }
 }
 
@@ -104,27 +113,27 @@ fn CvTable(cv: std::sync::Arc<CvResult>) -> impl IntoView {
                     <td>{p.params.reg_param}</td>
                     <td>{p.params.max_iter}</td>
                     <td hidden=!p.params.implicit_prefs>{p.params.alpha}</td>
-                    <td class="num">{format!("{} ± {}", fmt_metric(p.mean), fmt_metric(p.std))}</td>
+                    <td class="num">{format!("{} ± {}", metric(p.mean), metric(p.std))}</td>
                     <td>{if best { "★ chosen" } else { "" }}</td>
                 </tr>
             }
         })
         .collect_view();
     let implicit = cv.points.first().is_some_and(|p| p.params.implicit_prefs);
-    let chart = crate::charts::cv_grid(
-        &cv.points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| crate::charts::CvPoint {
-                label: describe_params(&p.params),
-                mean: p.mean,
-                std: p.std,
-                best: i == cv.best,
-            })
-            .collect::<Vec<_>>(),
-        &name,
-        &crate::charts::ChartTheme::light(),
-    );
+    let points: Vec<crate::charts::CvPoint> = cv
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| crate::charts::CvPoint {
+            label: describe_params(&p.params),
+            mean: p.mean,
+            std: p.std,
+            best: i == cv.best,
+        })
+        .collect();
+    let metric = name.clone();
+    // Redrawn when the theme changes: the SVG carries its colours.
+    let chart = move || crate::charts::cv_grid(&points, &metric, &chart_theme());
     view! {
         <div class="cv">
             <h3>"Cross-validation"</h3>
@@ -156,9 +165,7 @@ fn CvTable(cv: std::sync::Arc<CvResult>) -> impl IntoView {
 
 #[component]
 fn LossChart(loss: Vec<f64>) -> impl IntoView {
-    let svg = crate::charts::loss_curve(
-        &[("final fit".to_owned(), loss)],
-        &crate::charts::ChartTheme::light(),
-    );
+    let series = [("final fit".to_owned(), loss)];
+    let svg = move || crate::charts::loss_curve(&series, &chart_theme());
     view! { <figure class="chart" data-testid="loss-chart" inner_html=svg></figure> }
 }

@@ -303,6 +303,7 @@ pub fn TrainSection() -> impl IntoView {
             </div>
             <progress
                 data-testid="progress"
+                aria-label="Training progress"
                 max=move || progress_max(&state.status.get())
                 value=move || progress_value(&state.status.get())
             ></progress>

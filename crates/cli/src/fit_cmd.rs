@@ -15,7 +15,9 @@ use affinity_engine::serve::RatedItems;
 use clap::Args;
 use serde::Serialize;
 
-use crate::{AlsArgs, RecommendArgs, Recommendation};
+use affinity_engine::split::{self, SplitError};
+
+use crate::{AlsArgs, RecommendArgs, Recommendation, RegArgs};
 
 /// Flags of `affinity fit`.
 #[derive(Args)]
@@ -25,6 +27,12 @@ pub struct FitArgs {
     ratings: PathBuf,
     #[command(flatten)]
     als: AlsArgs,
+    #[command(flatten)]
+    reg: RegArgs,
+    /// Fit on this fraction of the ratings only, split at random with --seed exactly as
+    /// `eval --ratings` and the web app's holdout do (the model keeps every id).
+    #[arg(long)]
+    split: Option<f64>,
     /// The model file to write: JSON when the name ends in .json, binary otherwise.
     #[arg(long)]
     out: PathBuf,
@@ -46,6 +54,8 @@ enum FitCmdError {
     Parse { path: PathBuf, source: ParseError },
     #[error(transparent)]
     Params(#[from] ParamError),
+    #[error("--split: {0}")]
+    Split(#[from] SplitError),
     #[error("{path}: {source}")]
     Model { path: PathBuf, source: ModelIoError },
     #[error("cannot write {path}: {source}")]
@@ -71,6 +81,10 @@ struct FitReport {
     rank: usize,
     max_iter: usize,
     reg_param: f64,
+    reg_constant: f64,
+    bias_reg: Option<f64>,
+    /// The training fraction with --split (`n_ratings` is then the training part's).
+    split: Option<f64>,
     seed: u64,
     biases: bool,
     fit_seconds: f64,
@@ -111,12 +125,18 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, FitCmdError> {
 
 fn fit(args: &FitArgs) -> Result<(), FitCmdError> {
     // Check the parameters before reading a possibly large file.
-    let params = args.als.params().check()?;
+    let params = args.reg.apply(args.als.params()).check()?;
     let text = String::from_utf8_lossy(&read_bytes(&args.ratings)?).into_owned();
     let ratings = parse::parse_ratings(&text).map_err(|source| FitCmdError::Parse {
         path: args.ratings.clone(),
         source,
     })?;
+    // The training part keeps the whole file's id maps, as the web app's does, so that the
+    // two write the same model file.
+    let ratings = match args.split {
+        Some(fraction) => split::random_split(&ratings, fraction, params.seed)?.0,
+        None => ratings,
+    };
     let started = Instant::now();
     let model = als::fit(&ratings, &params);
     let fit_seconds = started.elapsed().as_secs_f64();
@@ -155,6 +175,9 @@ fn fit(args: &FitArgs) -> Result<(), FitCmdError> {
         rank: params.rank,
         max_iter: params.max_iter,
         reg_param: params.reg_param,
+        reg_constant: params.reg_constant,
+        bias_reg: params.bias_reg,
+        split: args.split,
         seed: params.seed,
         biases: model.has_biases(),
         fit_seconds,

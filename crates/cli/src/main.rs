@@ -107,6 +107,39 @@ impl AlsArgs {
     }
 }
 
+/// Regularisation and confidence options beyond Spark's, shared by `eval`, `fit` and
+/// `recommend` (`cv` takes lists of them as grid axes).
+#[derive(Args)]
+struct RegArgs {
+    /// A ridge added to every user's and item's regularisation, not scaled (default 0).
+    #[arg(long, default_value_t = 0.0)]
+    reg_constant: f64,
+    /// With --biases, regularise each bias by this, not scaled by its number of ratings
+    /// (default: like a factor, with --reg-param).
+    #[arg(long)]
+    bias_reg: Option<f64>,
+    /// Regularisation scaling: count (reg-param × the row's ratings, Spark's) or constant.
+    #[arg(long, default_value = "count")]
+    reg_scaling: als::RegScaling,
+    /// Implicit confidence: one_plus_alpha (1 + alpha·|r|, Spark's) or alpha (alpha·|r|, as
+    /// the `implicit` library).
+    #[arg(long, default_value = "one_plus_alpha")]
+    confidence: als::Confidence,
+}
+
+impl RegArgs {
+    /// `base` with these options.
+    fn apply(&self, base: AlsParams) -> AlsParams {
+        AlsParams {
+            bias_reg: self.bias_reg,
+            reg_scaling: self.reg_scaling,
+            reg_constant: self.reg_constant,
+            confidence: self.confidence,
+            ..base
+        }
+    }
+}
+
 #[derive(Args)]
 struct EvalArgs {
     /// Training ratings (with --test).
@@ -129,20 +162,8 @@ struct EvalArgs {
     top_k: usize,
     #[command(flatten)]
     als: AlsArgs,
-    /// A ridge added to every user's and item's regularisation, not scaled (default 0).
-    #[arg(long, default_value_t = 0.0)]
-    reg_constant: f64,
-    /// With --biases, regularise each bias by this, not scaled by its number of ratings
-    /// (default: like a factor, with --reg-param).
-    #[arg(long)]
-    bias_reg: Option<f64>,
-    /// Regularisation scaling: count (reg-param × the row's ratings, Spark's) or constant.
-    #[arg(long, default_value = "count")]
-    reg_scaling: als::RegScaling,
-    /// Implicit confidence: one_plus_alpha (1 + alpha·|r|, Spark's) or alpha (alpha·|r|, as
-    /// the `implicit` library).
-    #[arg(long, default_value = "one_plus_alpha")]
-    confidence: als::Confidence,
+    #[command(flatten)]
+    reg: RegArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -166,6 +187,8 @@ struct RecommendArgs {
     top: usize,
     #[command(flatten)]
     als: AlsArgs,
+    #[command(flatten)]
+    reg: RegArgs,
     /// Print a JSON array.
     #[arg(long)]
     json: bool,
@@ -266,14 +289,7 @@ fn parse_file(
 }
 
 fn eval(args: &EvalArgs) -> Result<(), CliError> {
-    let params = AlsParams {
-        bias_reg: args.bias_reg,
-        reg_scaling: args.reg_scaling,
-        reg_constant: args.reg_constant,
-        confidence: args.confidence,
-        ..args.als.params()
-    }
-    .check()?;
+    let params = args.reg.apply(args.als.params()).check()?;
     let (train, test) = match (&args.train, &args.test, &args.ratings) {
         (Some(train), Some(test), _) => {
             let train = parse_file(train, None)?;
@@ -325,7 +341,7 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
 }
 
 fn recommend(args: &RecommendArgs) -> Result<(), CliError> {
-    let params = args.als.params().check()?;
+    let params = args.reg.apply(args.als.params()).check()?;
     let Some(ratings_path) = &args.ratings else {
         unreachable!("clap requires --ratings without --model, and main serves --model")
     };

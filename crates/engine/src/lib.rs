@@ -27,6 +27,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod model_io;
 pub mod parse;
+pub mod parse_options;
 pub mod ranking;
 pub mod ratings;
 pub mod serve;

@@ -30,6 +30,10 @@ pub struct RankingEvaluation {
     /// Users averaged over: test users with a training factor and a relevant item. When it
     /// is 0 every metric is NaN.
     pub n_users: usize,
+    /// Test users with a held-out item that could have been scored; more than `n_users` when
+    /// [`evaluate_ranking_sampled`] scored only a sample of them (or some were cold).
+    #[serde(default)]
+    pub n_candidates: usize,
 }
 
 /// The four metrics at `k` of one user's recommended list `recommended` (best first)
@@ -96,6 +100,7 @@ pub fn mean_metrics_at_k<'a>(
         ndcg_at_k: mean(sums[2]),
         map_at_k: mean(sums[3]),
         n_users,
+        n_candidates: n_users,
     }
 }
 
@@ -112,17 +117,42 @@ pub fn evaluate_ranking(
     test: &Ratings,
     k: usize,
 ) -> RankingEvaluation {
+    evaluate_ranking_sampled(model, train, test, k, usize::MAX)
+}
+
+/// [`evaluate_ranking`] on at most `max_users` of the test users, taken at an even stride
+/// over the user indices (deterministic, and spread over the whole table).
+///
+/// Scoring every item for every test user costs users × items × rank; on a million ratings
+/// that is seconds of a browser tab, while a few thousand users already pin the metrics down
+/// to about a hundredth. `n_candidates` tells how many users were eligible.
+pub fn evaluate_ranking_sampled(
+    model: &AlsModel,
+    train: &Ratings,
+    test: &Ratings,
+    k: usize,
+    max_users: usize,
+) -> RankingEvaluation {
     // One grouping pass per table: `Ratings::items_of_user` would rescan the table per user.
     let rated = RatingRows::by_user(train);
     let held_out = RatingRows::by_user(test);
     // A reusable item mask makes exclusion O(1) per item instead of a scan of the user's row.
     let mut excluded = vec![false; model.n_items().max(train.n_items())];
+    let candidates: Vec<usize> = (0..held_out.n_rows())
+        .filter(|&u| !held_out.row(u).0.is_empty())
+        .collect();
+    let n_candidates = candidates.len();
+    // Even stride: user j of the sample is candidate floor(j * n / max).
+    let sample: Vec<usize> = if n_candidates <= max_users {
+        candidates
+    } else {
+        (0..max_users)
+            .map(|j| candidates[j * n_candidates / max_users])
+            .collect()
+    };
     let mut lists: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
-    for user in 0..held_out.n_rows() {
+    for user in sample {
         let (test_items, _) = held_out.row(user);
-        if test_items.is_empty() {
-            continue;
-        }
         let seen: &[u32] = if user < rated.n_rows() {
             rated.row(user).0
         } else {
@@ -143,12 +173,14 @@ pub fn evaluate_ranking(
         relevant.dedup();
         lists.push((top.into_iter().map(|(i, _)| i).collect(), relevant));
     }
-    mean_metrics_at_k(
+    let mut evaluation = mean_metrics_at_k(
         lists
             .iter()
             .map(|(rec, rel)| (rec.as_slice(), rel.as_slice())),
         k,
-    )
+    );
+    evaluation.n_candidates = n_candidates;
+    evaluation
 }
 
 #[cfg(test)]
@@ -260,6 +292,11 @@ mod tests {
         let model = fit(&train, &params);
         let m = evaluate_ranking(&model, &train, &test, 1);
         assert_eq!(m.n_users, 12, "the stranger is cold");
+        assert_eq!(m.n_candidates, 13, "the stranger had a held-out item");
+        // A sample of 4 of the 13 candidates: users 0, 3, 6 and 9 (stride 13/4), all warm.
+        let sampled = evaluate_ranking_sampled(&model, &train, &test, 1, 4);
+        assert_eq!((sampled.n_users, sampled.n_candidates), (4, 13));
+        assert!(close(sampled.ndcg_at_k, 1.0), "{sampled:?}");
         // Every user's only unrated liked item should be first: all metrics 1.
         for v in [m.precision_at_k, m.recall_at_k, m.ndcg_at_k, m.map_at_k] {
             assert!(close(v, 1.0), "{m:?}");

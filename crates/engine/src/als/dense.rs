@@ -163,74 +163,130 @@ pub(super) fn fits_f32(v: f64) -> bool {
 /// matrices have a multiple of this many columns.
 pub(super) const GRAM_NR: usize = 8;
 
-/// Ratings summed in `f32` before a tile is added to the `f64` Gram matrix: short enough
-/// that the `f32` partial sums lose nothing that matters, long enough that the flushes cost
-/// nothing next to the multiply-adds.
+/// Ratings summed in a tile's registers before the tile is added to the Gram matrix: the
+/// partial sums of a chunk are then summed, which loses less than one long running sum, and
+/// the flushes cost nothing next to the multiply-adds.
 const GRAM_KC: usize = 64;
 
-/// `gram += Σ_k a_k x_kᵀ` over the upper triangle of `gram`, a `dp × dp` row-major matrix
-/// of which the leading `d × d` block is the system (`dp` a multiple of [`GRAM_NR`]).
+/// `gram += Σ_k a_k x_kᵀ` over the upper triangle of `gram` and `rhs += Σ_k w_k x_k`, where
+/// `gram` is a `dp × dp` row-major `f32` matrix of which the leading `d × d` block is the
+/// system (`dp` a multiple of [`GRAM_NR`]) and `rhs` has `dp` entries.
 ///
 /// `x_k` is row `cols[k]` of `fixed`, a matrix of `dp` columns whose columns `d..` are
 /// zero; `a_k` is `x_k` itself or, when `WEIGHTED`, row `k` of `weighted` (`x_k` scaled by
-/// the rating's weight, same layout).
+/// the rating's weight, same layout); `w_k` is `rhs_weights[k]`.
 ///
 /// A rank-k update blocked for registers: an `MR × GRAM_NR` tile of the Gram matrix stays in
-/// `f32` accumulators while up to `GRAM_KC` ratings stream past it (one vector load and `MR`
-/// broadcasts per rating), then is added to `gram` in `f64`. Each Gram entry is summed in the
-/// same order whatever `MR` and whatever vector width the compiler picks, so the result is
+/// accumulators while up to `GRAM_KC` ratings stream past it (one vector load and `MR`
+/// broadcasts per rating), then is added to `gram`. Every operation is an element-wise
+/// multiply or add on fixed-width `[f32; GRAM_NR]` lanes (no fused multiply-add, no
+/// horizontal sum), so each entry is summed in the same order whatever `MR` and whatever
+/// vector width the compiler picks (AVX2, SSE2, wasm simd128 or scalar): the result is
 /// bit-identical across them. Tiles that straddle the diagonal also add to a few entries
 /// below it, which are never read.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
-    gram: &mut [f64],
+    gram: &mut [f32],
+    rhs: &mut [f32],
     d: usize,
     dp: usize,
     fixed: &[f32],
     cols: &[u32],
     weighted: &[f32],
+    rhs_weights: &[f32],
 ) {
     debug_assert!(dp.is_multiple_of(GRAM_NR) && GRAM_NR.is_multiple_of(MR) && dp >= d);
     debug_assert!(!WEIGHTED || weighted.len() >= cols.len() * dp);
+    debug_assert!(rhs_weights.len() >= cols.len() && rhs.len() >= dp);
     for (chunk, kc) in cols.chunks(GRAM_KC).enumerate() {
         let first = chunk * GRAM_KC;
+        let wc = &rhs_weights[first..first + kc.len()];
+        // The right-hand side, in four interleaved accumulators (rating k in lane k % 4)
+        // so that the additions of successive ratings do not wait on each other.
+        for j0 in (0..d).step_by(GRAM_NR) {
+            let mut acc = [[0f32; GRAM_NR]; 4];
+            let x_of = |c: u32| -> &[f32; GRAM_NR] {
+                fixed[c as usize * dp + j0..c as usize * dp + j0 + GRAM_NR]
+                    .try_into()
+                    .unwrap()
+            };
+            let (c4, c_rest) = kc.split_at(kc.len() / 4 * 4);
+            let (w4, w_rest) = wc.split_at(c4.len());
+            for (cs, ws) in c4.chunks_exact(4).zip(w4.chunks_exact(4)) {
+                for l in 0..4 {
+                    let x = x_of(cs[l]);
+                    for (s, &v) in acc[l].iter_mut().zip(x) {
+                        *s += ws[l] * v;
+                    }
+                }
+            }
+            for (l, (&c, &w)) in c_rest.iter().zip(w_rest).enumerate() {
+                for (s, &v) in acc[l].iter_mut().zip(x_of(c)) {
+                    *s += w * v;
+                }
+            }
+            let r: &mut [f32; GRAM_NR] = (&mut rhs[j0..j0 + GRAM_NR]).try_into().unwrap();
+            for (j, r) in r.iter_mut().enumerate() {
+                *r += (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+            }
+        }
         for i0 in (0..d).step_by(MR) {
             for j0 in (i0 / GRAM_NR * GRAM_NR..d).step_by(GRAM_NR) {
-                let mut acc = [[0f32; GRAM_NR]; MR];
-                for (k, &c) in kc.iter().enumerate() {
-                    let x = &fixed[c as usize * dp..(c as usize + 1) * dp];
-                    let a = if WEIGHTED {
-                        &weighted[(first + k) * dp..(first + k + 1) * dp]
-                    } else {
-                        x
-                    };
-                    let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
-                    let xj: &[f32; GRAM_NR] = x[j0..j0 + GRAM_NR].try_into().unwrap();
-                    for (row, &v) in acc.iter_mut().zip(ai) {
-                        for (s, &w) in row.iter_mut().zip(xj) {
-                            *s += v * w;
-                        }
-                    }
-                }
-                for (i, row) in (i0..i0 + MR).zip(&acc) {
-                    let g = &mut gram[i * dp + j0..i * dp + j0 + GRAM_NR];
-                    for (g, &s) in g.iter_mut().zip(row) {
-                        *g += f64::from(s);
-                    }
-                }
+                gram_tile::<MR, WEIGHTED>(gram, dp, fixed, kc, first, weighted, i0, j0);
             }
         }
     }
 }
 
-/// Columns `jb..jb + W` of row `k` of the factor being built by [`cholesky_padded`], before
+/// One `MR × GRAM_NR` tile of [`add_gram_gathered`] at row `i0`, column `j0`, over the
+/// ratings `kc` (the `first`-th on).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gram_tile<const MR: usize, const WEIGHTED: bool>(
+    gram: &mut [f32],
+    dp: usize,
+    fixed: &[f32],
+    kc: &[u32],
+    first: usize,
+    weighted: &[f32],
+    i0: usize,
+    j0: usize,
+) {
+    let mut acc = [[0f32; GRAM_NR]; MR];
+    for (k, &c) in kc.iter().enumerate() {
+        let x = &fixed[c as usize * dp..(c as usize + 1) * dp];
+        let a = if WEIGHTED {
+            &weighted[(first + k) * dp..(first + k + 1) * dp]
+        } else {
+            x
+        };
+        let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
+        let xj: &[f32; GRAM_NR] = x[j0..j0 + GRAM_NR].try_into().unwrap();
+        for (row, &v) in acc.iter_mut().zip(ai) {
+            for (s, &w) in row.iter_mut().zip(xj) {
+                *s += v * w;
+            }
+        }
+    }
+    for (i, row) in (i0..i0 + MR).zip(&acc) {
+        let g: &mut [f32; GRAM_NR] = (&mut gram[i * dp + j0..i * dp + j0 + GRAM_NR])
+            .try_into()
+            .unwrap();
+        for (g, &s) in g.iter_mut().zip(row) {
+            *g += s;
+        }
+    }
+}
+
+/// Columns `jb..jb + W` of row `k` of the factor being built by [`cholesky_f32`], before
 /// scaling: `a_kj − Σ_{m<k} u_mk u_mj`, summed in that order in registers.
 #[inline(always)]
-fn up_looking_block<const W: usize>(u: &mut [f64], k: usize, jb: usize, dp: usize) {
-    let mut acc: [f64; W] = u[k * dp + jb..k * dp + jb + W].try_into().unwrap();
+fn up_looking_block_f32<const W: usize>(u: &mut [f32], k: usize, jb: usize, dp: usize) {
+    let mut acc: [f32; W] = u[k * dp + jb..k * dp + jb + W].try_into().unwrap();
     for m in 0..k {
         let f = u[m * dp + k];
-        let um: &[f64; W] = u[m * dp + jb..m * dp + jb + W].try_into().unwrap();
+        let um: &[f32; W] = u[m * dp + jb..m * dp + jb + W].try_into().unwrap();
         for (s, &v) in acc.iter_mut().zip(um) {
             *s -= f * v;
         }
@@ -238,31 +294,31 @@ fn up_looking_block<const W: usize>(u: &mut [f64], k: usize, jb: usize, dp: usiz
     u[k * dp + jb..k * dp + jb + W].copy_from_slice(&acc);
 }
 
-/// [`cholesky_in_place`] for the leading `d × d` block of a `dp × dp` matrix (`dp` a
-/// multiple of four, at least `d`). The entries right of column `d` must be finite; those
-/// below the diagonal are scratch (left zero within a few columns of it).
+/// Replaces the leading `d × d` block of the `dp × dp` row-major `f32` matrix `u` (`dp` a
+/// multiple of [`GRAM_NR`], at least `d`; upper triangle read, entries right of column `d`
+/// finite) by its Cholesky factor `U` with `A = UᵀU`, in place; false when `A` is not
+/// numerically positive definite (then `u` is garbage).
 ///
 /// Up-looking (row by row of `U`): each row's entries are accumulated in registers over the
-/// rows above, so the inner loop loads but never stores, unlike the right-looking form's
-/// load-update-store of every entry at every step. Every entry still gets the same
-/// operations in the same order as [`cholesky_in_place`]. A row starts at the multiple of
-/// four at or before the diagonal, so that it is whole vectors; the few entries computed
-/// left of the diagonal are zeroed.
+/// rows above, so the inner loop loads but never stores. A row starts at the multiple of
+/// [`GRAM_NR`] at or before the diagonal, so that it is whole vectors; the few entries
+/// computed left of the diagonal are zeroed. Element-wise operations only, in a fixed order
+/// per entry: the same bits whatever the vector width.
 #[inline(always)]
-pub(super) fn cholesky_padded(u: &mut [f64], d: usize, dp: usize) -> bool {
-    debug_assert!(dp.is_multiple_of(4) && dp >= d && u.len() >= dp * dp);
+pub(super) fn cholesky_f32(u: &mut [f32], d: usize, dp: usize) -> bool {
+    debug_assert!(dp.is_multiple_of(GRAM_NR) && dp >= d && u.len() >= dp * dp);
     for k in 0..d {
-        let mut jb = k / 4 * 4;
-        while dp - jb >= 16 {
-            up_looking_block::<16>(u, k, jb, dp);
+        let mut jb = k / GRAM_NR * GRAM_NR;
+        while dp - jb >= 32 {
+            up_looking_block_f32::<32>(u, k, jb, dp);
+            jb += 32;
+        }
+        if dp - jb >= 16 {
+            up_looking_block_f32::<16>(u, k, jb, dp);
             jb += 16;
         }
         if dp - jb >= 8 {
-            up_looking_block::<8>(u, k, jb, dp);
-            jb += 8;
-        }
-        if dp - jb >= 4 {
-            up_looking_block::<4>(u, k, jb, dp);
+            up_looking_block_f32::<8>(u, k, jb, dp);
         }
         let row_k = &mut u[k * dp..(k + 1) * dp];
         let pivot = row_k[k];
@@ -275,55 +331,55 @@ pub(super) fn cholesky_padded(u: &mut [f64], d: usize, dp: usize) -> bool {
         for v in &mut row_k[k + 1..] {
             *v *= inv;
         }
-        row_k[k / 4 * 4..k].fill(0.0);
+        row_k[k / GRAM_NR * GRAM_NR..k].fill(0.0);
     }
     true
 }
 
-/// [`cholesky_solve`] for a factor from [`cholesky_padded`] (row stride `dp`).
+/// Dot product of equally long `f32` slices in eight fixed lanes, combined pairwise in a
+/// fixed order: the same bits on every target, vectorised or not.
 #[inline(always)]
-pub(super) fn cholesky_solve_padded(u: &[f64], d: usize, dp: usize, b: &mut [f64]) {
-    for k in 0..d {
-        let row = &u[k * dp..k * dp + d];
-        b[k] /= row[k];
-        let yk = b[k];
-        axpy(&mut b[k + 1..d], -yk, &row[k + 1..]);
+pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let split = n - n % 8;
+    let mut acc = [0f32; 8];
+    for (x, y) in a[..split].chunks_exact(8).zip(b[..split].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
     }
-    for k in (0..d).rev() {
-        let row = &u[k * dp..k * dp + d];
-        let s = dot(&row[k + 1..], &b[k + 1..d]);
-        b[k] = (b[k] - s) / row[k];
+    for (l, (x, y)) in a[split..n].iter().zip(&b[split..n]).enumerate() {
+        acc[l] += x * y;
     }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
 }
 
-/// [`solve_spd`] for the leading `d × d` block of the `dp × dp` matrix `a` (entries right of
-/// column `d` finite), with `scratch` of `dp * dp` values.
+/// Solves `UᵀU x = b` in place (`b` becomes `x` in its first `d` entries) for the factor
+/// from [`cholesky_f32`] (row stride `dp`); `b` has `dp` entries, those from `d` on zero.
+///
+/// Both sweeps run over whole [`GRAM_NR`]-lane blocks from the one holding the diagonal:
+/// the factor's entries left of the diagonal are zero there, so they change nothing, and
+/// the diagonal's own term is kept out by holding its unknown aside.
 #[inline(always)]
-pub(super) fn solve_spd_padded(
-    a: &[f64],
-    d: usize,
-    dp: usize,
-    b: &[f64],
-    scratch: &mut [f64],
-    x: &mut [f64],
-) -> bool {
-    let scale = diagonal_scale(a, d, dp);
-    for ridge in RIDGES.map(|r| r * scale) {
-        x[..d].copy_from_slice(&b[..d]);
-        scratch[..dp * dp].copy_from_slice(&a[..dp * dp]);
-        if ridge != 0.0 {
-            for i in 0..d {
-                scratch[i * dp + i] += ridge;
-            }
+pub(super) fn cholesky_solve_f32(u: &[f32], d: usize, dp: usize, b: &mut [f32]) {
+    // Uᵀ y = b, column by column so that rows of U are read contiguously.
+    for k in 0..d {
+        let jb = k / GRAM_NR * GRAM_NR;
+        let row = &u[k * dp + jb..(k + 1) * dp];
+        let yk = b[k] / u[k * dp + k];
+        for (bi, &r) in b[jb..dp].iter_mut().zip(row) {
+            *bi -= yk * r;
         }
-        if cholesky_padded(scratch, d, dp) {
-            cholesky_solve_padded(scratch, d, dp, x);
-            if x[..d].iter().all(|&v| fits_f32(v)) {
-                return true;
-            }
-        }
+        b[k] = yk;
     }
-    false
+    // U x = y.
+    for k in (0..d).rev() {
+        let jb = k / GRAM_NR * GRAM_NR;
+        let yk = b[k];
+        b[k] = 0.0;
+        let s = dot_f32(&u[k * dp + jb..(k + 1) * dp], &b[jb..dp]);
+        b[k] = (yk - s) / u[k * dp + k];
+    }
 }
 
 /// Buffers for [`nnls`], sized once for systems of up to `d` unknowns.

@@ -117,6 +117,9 @@ impl AlsModel {
             scored.select_nth_unstable_by(n - 1, by_score_desc);
         }
         scored.truncate(n);
+        // The buffer was sized for every item; callers keep the list (evaluation keeps one
+        // per test user), so give the rest back rather than hold n_items slots per list.
+        scored.shrink_to_fit();
         scored.sort_unstable_by(by_score_desc);
         Some(scored)
     }

@@ -1,8 +1,8 @@
 //! One half-step of ALS: new factors for every row given the other side's factors.
 
 use super::dense::{
-    add_gram_gathered, add_outer, axpy, dot, fits_f32, nnls, solve_spd_padded, sym_mul,
-    NnlsScratch, GRAM_NR,
+    add_gram_gathered, add_outer, axpy, cholesky_f32, cholesky_solve_f32, dot, fits_f32, nnls,
+    solve_spd, sym_mul, NnlsScratch, GRAM_NR,
 };
 use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
@@ -95,10 +95,17 @@ pub(super) struct Solved<'a> {
 #[derive(Clone, Debug)]
 pub(super) struct Workspace {
     d: usize,
-    /// `d` rounded up to whole Gram tiles: the row stride of `gram`, `chol` and `weighted`.
+    /// `d` rounded up to whole Gram tiles: the row stride of `gram` and `weighted`.
     dp: usize,
-    /// The row's system, `dp × dp` with the `d × d` system in its upper-left corner.
-    gram: Vec<f64>,
+    /// The row's system in `f32`, `dp × dp` with the `d × d` system in its upper-left
+    /// corner; factorised in place.
+    gram: Vec<f32>,
+    /// The row's right-hand side in `f32` (`dp` values), solved in place.
+    rhs32: Vec<f32>,
+    /// Each rating's weight in the right-hand side (its target, or implicit confidence).
+    rhs_weights: Vec<f32>,
+    /// The row's system in `f64`, `d × d` (the fallback, and NNLS).
+    gram64: Vec<f64>,
     yty: Vec<f64>,
     chol: Vec<f64>,
     rhs: Vec<f64>,
@@ -121,8 +128,11 @@ impl Workspace {
             d,
             dp,
             gram: vec![0.0; dp * dp],
+            rhs32: vec![0.0; dp],
+            rhs_weights: vec![],
+            gram64: vec![0.0; d * d],
             yty: vec![0.0; d * d],
-            chol: vec![0.0; dp * dp],
+            chol: vec![0.0; d * d],
             rhs: vec![0.0; d],
             sol: vec![0.0; d],
             xa: vec![0.0; d],
@@ -390,28 +400,73 @@ fn solve_rows_with<const MR: usize>(
     }
 }
 
-/// Adds the regularisation to the system built in `ws.gram` (its row having `n_reg` ratings
-/// that scale it) and solves it into `ws.sol`: by NNLS for non-negative factors, else by
-/// Cholesky with a rising ridge if it is singular. False if no finite solution was found.
+/// Adds the regularisation to the `f32` system built in `ws.gram` (its row having `n_reg`
+/// ratings that scale it) and solves it into `ws.sol`: by NNLS (in `f64`) for non-negative
+/// factors, else by an `f32` Cholesky factorisation in place. False if that found no
+/// finite solution (the caller then falls back to [`solve_safely`]).
 #[inline(always)]
 fn solve_system(step: &HalfStep, n_reg: usize, ws: &mut Workspace) -> bool {
     let (rank, d, dp) = (step.rank, ws.d, ws.dp);
-    let lambda = step.lambda(n_reg);
+    if step.nonnegative {
+        // Biases are not constrained: only the latent factors are. NNLS takes the system
+        // unpadded, in f64.
+        for (a, g) in ws.gram64.chunks_exact_mut(d).zip(ws.gram.chunks_exact(dp)) {
+            for (a, &g) in a.iter_mut().zip(&g[..d]) {
+                *a = f64::from(g);
+            }
+        }
+        for (b, &r) in ws.rhs.iter_mut().zip(&ws.rhs32[..d]) {
+            *b = f64::from(r);
+        }
+        return solve_system_f64(step, n_reg, ws);
+    }
+    // Systems of extreme scale (huge ratings or factors) go to the f64 path: in f32 their
+    // solution, or products of it, could overflow where f64 would not.
+    let in_range = |v: f32| v.abs() <= F32_SAFE;
+    if !(ws.rhs32[..d].iter().all(|&v| in_range(v))
+        && (0..d).all(|i| in_range(ws.gram[i * dp + i])))
+    {
+        return false;
+    }
+    let lambda = step.lambda(n_reg) as f32;
     for a in 0..rank {
         ws.gram[a * dp + a] += lambda;
     }
     if d > rank {
-        ws.gram[rank * dp + rank] += step.bias_lambda(n_reg);
+        ws.gram[rank * dp + rank] += step.bias_lambda(n_reg) as f32;
+    }
+    if !cholesky_f32(&mut ws.gram, d, dp) {
+        return false;
+    }
+    cholesky_solve_f32(&ws.gram, d, dp, &mut ws.rhs32);
+    if !ws.rhs32[..d].iter().all(|v| v.is_finite()) {
+        return false;
+    }
+    for (s, &x) in ws.sol.iter_mut().zip(&ws.rhs32[..d]) {
+        *s = f64::from(x);
+    }
+    true
+}
+
+/// The largest right-hand side entry or diagonal entry of a system solved in `f32`; beyond
+/// it (far beyond any rating scale in practice) [`solve_safely`] solves the row in `f64`.
+const F32_SAFE: f32 = 1e15;
+
+/// [`solve_system`] for the `f64` system in `ws.gram64` (`d × d`) and `ws.rhs`: NNLS, or
+/// Cholesky with a rising ridge if the system is singular.
+fn solve_system_f64(step: &HalfStep, n_reg: usize, ws: &mut Workspace) -> bool {
+    let (rank, d) = (step.rank, ws.d);
+    let lambda = step.lambda(n_reg);
+    for a in 0..rank {
+        ws.gram64[a * d + a] += lambda;
+    }
+    if d > rank {
+        ws.gram64[rank * d + rank] += step.bias_lambda(n_reg);
     }
     if step.nonnegative {
-        // Biases are not constrained: only the latent factors are. NNLS takes the system
-        // unpadded.
-        for (a, g) in ws.chol.chunks_exact_mut(d).zip(ws.gram.chunks_exact(dp)) {
-            a.copy_from_slice(&g[..d]);
-        }
-        nnls(&ws.chol, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
+        nnls(&ws.gram64, d, &ws.rhs, rank, &mut ws.sol, &mut ws.nnls)
     } else {
-        solve_spd_padded(&ws.gram, d, dp, &ws.rhs, &mut ws.chol, &mut ws.sol)
+        solve_spd(&ws.gram64, d, &ws.rhs, &mut ws.chol, &mut ws.sol)
     }
 }
 
@@ -428,7 +483,7 @@ fn solve_safely(
     ws: &mut Workspace,
 ) -> bool {
     let n_reg = build_system_f64(step, cols_of, cols, values, ws);
-    solve_system(step, n_reg, ws)
+    solve_system_f64(step, n_reg, ws)
 }
 
 /// [`build_system`] in `f64` throughout, one rating at a time.
@@ -439,32 +494,30 @@ fn build_system_f64(
     values: &[f32],
     ws: &mut Workspace,
 ) -> usize {
-    let (d, dp) = (cols_of.d, ws.dp);
+    let d = cols_of.d;
     ws.rhs.fill(0.0);
-    ws.gram.fill(0.0);
+    ws.gram64.fill(0.0);
     let add = |gram: &mut [f64], x: &[f64], w: f64| {
         for i in 0..d {
-            axpy(&mut gram[i * dp + i..i * dp + d], w * x[i], &x[i..d]);
+            axpy(&mut gram[i * d + i..(i + 1) * d], w * x[i], &x[i..d]);
         }
     };
     match step.feedback {
         Feedback::Explicit => {
             for (&c, &y) in cols.iter().zip(values) {
                 cols_of.load(c as usize, &mut ws.xa);
-                add(&mut ws.gram, &ws.xa, 1.0);
+                add(&mut ws.gram64, &ws.xa, 1.0);
                 axpy(&mut ws.rhs, cols_of.target(c as usize, y), &ws.xa);
             }
             cols.len()
         }
         Feedback::Implicit { alpha, confidence } => {
-            for (g, y) in ws.gram.chunks_exact_mut(dp).zip(ws.yty.chunks_exact(d)) {
-                g[..d].copy_from_slice(y);
-            }
+            ws.gram64.copy_from_slice(&ws.yty);
             let mut n_explicit = 0;
             for (&c, &y) in cols.iter().zip(values) {
                 let (extra, full) = Feedback::implicit_weights(alpha, confidence, y);
                 cols_of.load(c as usize, &mut ws.xa);
-                add(&mut ws.gram, &ws.xa, extra);
+                add(&mut ws.gram64, &ws.xa, extra);
                 if y > 0.0 {
                     n_explicit += 1;
                     axpy(&mut ws.rhs, full, &ws.xa);
@@ -516,29 +569,21 @@ impl Columns<'_> {
     }
 }
 
-/// `y += w · x` for an `f32` vector `x`, in `f64`.
-#[inline(always)]
-fn axpy_f32(y: &mut [f64], w: f64, x: &[f32]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += w * f64::from(xi);
-    }
-}
-
 /// `d` rounded up to whole Gram tiles.
 fn padded(d: usize) -> usize {
     d.div_ceil(GRAM_NR) * GRAM_NR
 }
 
 /// Builds one row's normal equations without the regularisation into `ws.gram` (upper
-/// triangle of the leading `d × d` block) and `ws.rhs`, returning the number of ratings that
-/// scale `reg_param`.
+/// triangle of the leading `d × d` block) and `ws.rhs32`, in `f32`, returning the number of
+/// ratings that scale `reg_param`.
 ///
 /// As Spark's `ALS.computeFactors`: explicit ratings add `x xᵀ` and `y x`; implicit ones
 /// start from `YᵀY` and add `c1 x xᵀ` with `c1 = alpha·|r|`, plus `(1 + c1) x` to the
 /// right-hand side only when `r > 0` (preference 1), and only those count in `numExplicits`.
 ///
-/// The Gram matrix is one register-blocked rank-k update over the row's columns
-/// ([`add_gram_gathered`]) in `f32`, the precision of the factors, completed in `f64`.
+/// The system is one register-blocked rank-k update over the row's columns
+/// ([`add_gram_gathered`]) in `f32`, the precision of the factors.
 #[inline(always)]
 fn build_system<const MR: usize>(
     step: &HalfStep,
@@ -548,39 +593,66 @@ fn build_system<const MR: usize>(
     ws: &mut Workspace,
 ) -> usize {
     let (d, dp, n) = (cols_of.d, ws.dp, cols.len());
-    ws.rhs.fill(0.0);
+    ws.rhs32.fill(0.0);
     ws.gram.fill(0.0);
+    // The buffers only grow, to the longest row, so this does not allocate per row.
+    if ws.rhs_weights.len() < n {
+        ws.rhs_weights.resize(n, 0.0);
+    }
     match step.feedback {
         Feedback::Explicit => {
-            add_gram_gathered::<MR, false>(&mut ws.gram, d, dp, cols_of.padded, cols, &[]);
-            for (&c, &y) in cols.iter().zip(values) {
-                let x = &cols_of.padded(c as usize)[..d];
-                axpy_f32(&mut ws.rhs, cols_of.target(c as usize, y), x);
+            for ((w, &c), &y) in ws.rhs_weights.iter_mut().zip(cols).zip(values) {
+                *w = cols_of.target(c as usize, y) as f32;
             }
+            add_gram_gathered::<MR, false>(
+                &mut ws.gram,
+                &mut ws.rhs32,
+                d,
+                dp,
+                cols_of.padded,
+                cols,
+                &[],
+                &ws.rhs_weights,
+            );
             n
         }
         Feedback::Implicit { alpha, confidence } => {
             // A = YᵀY + Xᵀ diag(c − 1) X, b = Xᵀ (c·[r > 0]) for confidences c.
             for (g, y) in ws.gram.chunks_exact_mut(dp).zip(ws.yty.chunks_exact(d)) {
-                g[..d].copy_from_slice(y);
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g = y as f32;
+                }
             }
-            // The buffer only grows, to the longest row, so this does not allocate per row.
             if ws.weighted.len() < dp * n {
                 ws.weighted.resize(dp * n, 0.0);
             }
             let mut n_explicit = 0;
-            for ((wx, &c), &y) in ws.weighted.chunks_exact_mut(dp).zip(cols).zip(values) {
+            for (((wx, rw), &c), &y) in ws
+                .weighted
+                .chunks_exact_mut(dp)
+                .zip(&mut ws.rhs_weights)
+                .zip(cols)
+                .zip(values)
+            {
                 let x = cols_of.padded(c as usize);
                 let (extra, full) = Feedback::implicit_weights(alpha, confidence, y);
                 for (w, &v) in wx.iter_mut().zip(x) {
                     *w = (extra * f64::from(v)) as f32;
                 }
-                if y > 0.0 {
-                    n_explicit += 1;
-                    axpy_f32(&mut ws.rhs, full, &x[..d]);
-                }
+                // `full` is 0 unless y > 0: such a rating adds nothing to b.
+                *rw = full as f32;
+                n_explicit += usize::from(y > 0.0);
             }
-            add_gram_gathered::<MR, true>(&mut ws.gram, d, dp, cols_of.padded, cols, &ws.weighted);
+            add_gram_gathered::<MR, true>(
+                &mut ws.gram,
+                &mut ws.rhs32,
+                d,
+                dp,
+                cols_of.padded,
+                cols,
+                &ws.weighted,
+                &ws.rhs_weights,
+            );
             n_explicit
         }
     }

@@ -1,0 +1,310 @@
+// Same seed, same data, same parameters: identical factors in the browser and natively.
+//
+//   AFFINITY_DIST=dist node --test tests/e2e/parity.test.mjs
+//
+// The built page (wasm, simd128, one Web Worker thread) and the native CLI (x86-64, AVX2 when
+// the processor has it, one thread per core) fit the same generated ratings file with the same
+// split and parameters; the model the page exports (affinity-model.affm) must hold the same
+// factors, biases and fitted flags as `affinity fit --split` writes, bit for bit, for every user
+// and item id. The CLI is $AFFINITY_BIN, else it is built with `cargo build --release -p
+// affinity-cli` (into $CARGO_TARGET_DIR, else <repo>/target).
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+  REPO_ROOT,
+  distDir,
+  startServer,
+  launchBrowser,
+  openRecordedPage,
+  pageText,
+  waitUntil,
+  testIdText,
+  numbersIn,
+  plantedRatings,
+} from './harness.mjs';
+
+const WAIT = 120_000;
+const TEST_TIMEOUT = 900_000;
+const SCREENSHOTS = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
+const sel = (id) => `[data-testid="${id}"]`;
+
+/** The jobs compared: the page's form values and the same job as `affinity fit` flags. */
+const JOBS = [
+  {
+    name: 'explicit with biases (the page default)',
+    form: { rank: '8', iters: '10', reg: '0.1', split: '80', seed: '42', biases: true },
+    flags: ['--rank', '8', '--max-iter', '10', '--reg-param', '0.1', '--split', '0.8', '--seed', '42', '--biases'],
+  },
+  {
+    name: "Spark's explicit ALS, rank 40",
+    form: { rank: '40', iters: '10', reg: '0.05', split: '75', seed: '7', biases: false },
+    flags: ['--rank', '40', '--max-iter', '10', '--reg-param', '0.05', '--split', '0.75', '--seed', '7'],
+  },
+  {
+    name: 'implicit feedback',
+    form: { rank: '12', iters: '8', reg: '0.1', split: '80', seed: '3', biases: false, implicit: true, alpha: '10' },
+    flags: ['--rank', '12', '--max-iter', '8', '--reg-param', '0.1', '--split', '0.8', '--seed', '3', '--implicit', '--alpha', '10'],
+  },
+  {
+    name: 'non-negative factors (NNLS) with biases',
+    form: { rank: '6', iters: '10', reg: '0.1', split: '80', seed: '11', biases: true, nonnegative: true },
+    flags: ['--rank', '6', '--max-iter', '10', '--reg-param', '0.1', '--split', '0.8', '--seed', '11', '--biases', '--nonnegative'],
+  },
+  {
+    name: 'conjugate-gradient solver with biases',
+    form: { rank: '16', iters: '10', reg: '0.1', split: '70', seed: '5', biases: true, cg: true },
+    flags: ['--rank', '16', '--max-iter', '10', '--reg-param', '0.1', '--split', '0.7', '--seed', '5', '--biases', '--solver', 'cg'],
+  },
+];
+
+let shared;
+function setup() {
+  shared ??= (async () => {
+    const server = await startServer(distDir());
+    try {
+      return { server, browser: await launchBrowser() };
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  })();
+  return shared;
+}
+
+after(async () => {
+  if (!shared) return;
+  try {
+    const { server, browser } = await shared;
+    await browser.close();
+    await server.close();
+  } catch {
+    // setup failed: the test already reported why
+  }
+});
+
+/** The native CLI: $AFFINITY_BIN, else built (incrementally) by cargo. */
+let cliPath;
+function cli() {
+  if (cliPath) return cliPath;
+  if (process.env.AFFINITY_BIN) return (cliPath = path.resolve(process.env.AFFINITY_BIN));
+  execFileSync('cargo', ['build', '--release', '-q', '-p', 'affinity-cli'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const target = process.env.CARGO_TARGET_DIR ? path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR) : path.join(REPO_ROOT, 'target');
+  return (cliPath = path.join(target, 'release', 'affinity'));
+}
+
+/**
+ * Decodes a binary model file (format version 1 or 2, see crates/engine/src/model_io.rs) into
+ * { rank, users, items, globalMean } where users and items map each id to
+ * { fitted, factors: [u32 bit patterns], bias: u32 bit pattern or null }.
+ */
+export function decodeModel(bytes) {
+  const b = Buffer.from(bytes);
+  let o = 0;
+  const magic = b.toString('latin1', 0, 4);
+  assert.equal(magic, 'AFFM', 'model file magic');
+  o = 4;
+  const version = b.readUInt16LE(o);
+  o += 2;
+  assert.ok(version === 1 || version === 2, `format version ${version}`);
+  const rank = b.readUInt32LE(o);
+  const nUsers = b.readUInt32LE(o + 4);
+  const nItems = b.readUInt32LE(o + 8);
+  o += 12;
+  const ids = [];
+  for (let k = 0; k < nUsers + nItems; k++) {
+    const len = b.readUInt32LE(o);
+    ids.push(b.toString('utf8', o + 4, o + 4 + len));
+    o += 4 + len;
+  }
+  const fitted = [...b.subarray(o, o + nUsers + nItems)].map((v) => v === 1);
+  o += nUsers + nItems;
+  const factors = [];
+  for (let k = 0; k < nUsers + nItems; k++) {
+    const row = [];
+    for (let c = 0; c < rank; c++, o += 4) row.push(b.readUInt32LE(o));
+    factors.push(row);
+  }
+  let biases = null;
+  let globalMean = null;
+  if (version >= 2 && b[o++] === 1) {
+    globalMean = b.readUInt32LE(o);
+    o += 4;
+    biases = [];
+    for (let k = 0; k < nUsers + nItems; k++, o += 4) biases.push(b.readUInt32LE(o));
+  }
+  assert.equal(o + 8, b.length, 'the file ends with its 8-byte checksum');
+  const side = (from, to) =>
+    new Map(ids.slice(from, to).map((id, j) => [id, { fitted: fitted[from + j], factors: factors[from + j], bias: biases ? biases[from + j] : null }]));
+  return { rank, users: side(0, nUsers), items: side(nUsers, nUsers + nItems), globalMean };
+}
+
+const bitsToFloat = (u) => new Float32Array(new Uint32Array([u]).buffer)[0];
+
+/** Every difference between two decoded models, keyed by id (at most `limit` listed). */
+function differences(a, b, limit = 8) {
+  const out = [];
+  if (a.rank !== b.rank) out.push(`rank ${a.rank} vs ${b.rank}`);
+  if (a.globalMean !== b.globalMean) out.push(`global mean ${a.globalMean} vs ${b.globalMean}`);
+  for (const sideName of ['users', 'items']) {
+    const [x, y] = [a[sideName], b[sideName]];
+    if (x.size !== y.size) out.push(`${sideName}: ${x.size} vs ${y.size}`);
+    for (const [id, row] of x) {
+      const other = y.get(id);
+      if (!other) {
+        out.push(`${sideName} ${id} missing natively`);
+        continue;
+      }
+      if (row.fitted !== other.fitted) out.push(`${sideName} ${id}: fitted ${row.fitted} vs ${other.fitted}`);
+      if (row.bias !== other.bias) out.push(`${sideName} ${id}: bias ${bitsToFloat(row.bias)} vs ${bitsToFloat(other.bias)}`);
+      row.factors.forEach((v, c) => {
+        if (v !== other.factors[c]) out.push(`${sideName} ${id} factor ${c}: ${bitsToFloat(v)} vs ${bitsToFloat(other.factors[c])}`);
+      });
+    }
+  }
+  return { count: out.length, listed: out.slice(0, limit) };
+}
+
+/** Opens the page with downloads recorded (object URLs keep their Blob). */
+async function openApp(browser, server) {
+  const rec = await openRecordedPage(browser, server.origin, { viewport: { width: 1280, height: 900 } });
+  rec.context.setDefaultTimeout(WAIT);
+  await rec.page.addInitScript(() => {
+    window.__e2eBlobs = new Map();
+    window.__e2eDownloads = [];
+    const create = URL.createObjectURL.bind(URL);
+    URL.createObjectURL = (obj) => {
+      const url = create(obj);
+      window.__e2eBlobs.set(url, obj);
+      return url;
+    };
+    const click = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function () {
+      if (this.hasAttribute('download')) window.__e2eDownloads.push({ name: this.download, href: this.href });
+      return click.call(this);
+    };
+  });
+  return rec;
+}
+
+async function setCheck(page, id, on) {
+  const box = page.locator(sel(id));
+  if ((await box.isChecked()) !== on) await (on ? box.check() : box.uncheck());
+}
+
+/** Fits `job` in the page on the loaded file and returns the exported model's bytes. */
+async function fitInPage({ page, wait }, job, nthDownload) {
+  const f = job.form;
+  await setCheck(page, 'cv-enabled', false);
+  await setCheck(page, 'param-implicit', Boolean(f.implicit));
+  if (f.implicit) await page.locator(sel('param-alpha')).fill(f.alpha);
+  await setCheck(page, 'param-biases', Boolean(f.biases));
+  await setCheck(page, 'param-nonnegative', Boolean(f.nonnegative));
+  await setCheck(page, 'param-cg', Boolean(f.cg));
+  await page.locator(sel('param-rank')).fill(f.rank);
+  await page.locator(sel('param-max-iter')).fill(f.iters);
+  await page.locator(sel('param-reg-param')).fill(f.reg);
+  await page.locator(sel('param-split')).fill(f.split);
+  await page.locator(sel('param-seed')).fill(f.seed);
+  await page.locator(sel('train')).click();
+  await wait(`the fit of ${job.name} to finish`, async () => {
+    const status = await testIdText(page, 'train-status');
+    const rmse = await testIdText(page, 'test-rmse');
+    const hint = await page.locator('.score .hint').first().innerText().catch(() => '');
+    const err = await testIdText(page, 'error');
+    return {
+      done: rmse != null && numbersIn(rmse).some(Number.isFinite) && hint.includes(`rank ${f.rank}`) && !/Fit \d+ of/.test(status ?? ''),
+      seen: `status ${JSON.stringify(status)}, test-rmse ${JSON.stringify(rmse)}, hint ${JSON.stringify(hint)}, error ${JSON.stringify(err)}`,
+    };
+  });
+  await page.locator(sel('export-model')).click();
+  await wait(`download #${nthDownload + 1}`, async () => (await page.evaluate(() => window.__e2eDownloads.length)) > nthDownload);
+  const got = await page.evaluate(async (i) => {
+    const d = window.__e2eDownloads[i];
+    const blob = window.__e2eBlobs.get(d.href);
+    return { name: d.name, bytes: blob ? [...new Uint8Array(await blob.arrayBuffer())] : null };
+  }, nthDownload);
+  assert.equal(got.name, 'affinity-model.affm');
+  assert.ok(got.bytes, 'the exported model blob was recorded');
+  return Buffer.from(got.bytes);
+}
+
+test('the page (wasm) and the native CLI fit bit-identical factors from the same seed, data and parameters', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { server, browser } = await setup();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-parity-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Non-negative ratings (the implicit job reads them as counts), some users and items with
+  // few ratings so that the split leaves a few unfitted.
+  const data = plantedRatings({ seed: 4242, nUsers: 500, nItems: 300, nRatings: 12_000, rank: 4 });
+  const ratingsFile = path.join(dir, 'ratings.csv');
+  writeFileSync(ratingsFile, data.csv);
+  const bin = cli();
+
+  const rec = await openApp(browser, server);
+  const { page } = rec;
+  const failFast = () => (rec.problems.pageErrors.length ? `uncaught error in the page: ${rec.problems.pageErrors[0]}` : null);
+  const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, failFast, ...opts });
+  const app = { page, wait };
+  try {
+    await page.goto(server.url('/'), { waitUntil: 'load' });
+    await wait('the app to mount', async () => (await page.locator(sel('ratings-file')).count()) > 0);
+    await page.locator(sel('ratings-file')).setInputFiles(ratingsFile);
+    await wait(`${data.nRatings} ratings in the summary`, async () => {
+      const text = await testIdText(page, 'dataset-summary');
+      return { done: numbersIn((text ?? '').replace(/,/g, '')).includes(data.nRatings), seen: JSON.stringify(text) };
+    });
+    for (const [k, job] of JOBS.entries()) {
+      const webBytes = await fitInPage(app, job, k);
+      const nativeFile = path.join(dir, `native-${k}.affm`);
+      const report = JSON.parse(
+        execFileSync(bin, ['fit', '--ratings', ratingsFile, ...job.flags, '--out', nativeFile, '--json'], { encoding: 'utf8' }),
+      );
+      const nativeBytes = readFileSync(nativeFile);
+      const web = decodeModel(webBytes);
+      const native = decodeModel(nativeBytes);
+      const diff = differences(web, native);
+      const nFitted = [...web.users.values()].filter((r) => r.fitted).length;
+      const nonzero = [...web.items.values()].some((r) => r.factors.some((v) => (v & 0x7fffffff) !== 0));
+      t.diagnostic(
+        `${job.name}: ${report.n_ratings} training ratings, ${web.users.size} users (${nFitted} fitted), ` +
+          `${web.items.size} items, ${webBytes.length} bytes; ${diff.count} differences`,
+      );
+      assert.ok(nonzero && nFitted > 100, `${job.name}: the page fitted real factors`);
+      assert.equal(web.rank, Number(job.form.rank), `${job.name}: the page fitted the typed rank`);
+      assert.equal(diff.count, 0, `${job.name}: page vs native differ in ${diff.count} values:\n  ${diff.listed.join('\n  ')}`);
+      assert.ok(webBytes.equals(nativeBytes), `${job.name}: the two model files differ byte for byte`);
+    }
+    // The comparison has teeth: another seed gives other factors.
+    const other = path.join(dir, 'other-seed.affm');
+    const flags = JOBS[0].flags.map((f, i, all) => (all[i - 1] === '--seed' ? '43' : f));
+    execFileSync(bin, ['fit', '--ratings', ratingsFile, ...flags, '--out', other, '--json'], { encoding: 'utf8' });
+    const again = path.join(dir, 'again.affm');
+    execFileSync(bin, ['fit', '--ratings', ratingsFile, ...JOBS[0].flags, '--out', again, '--json'], { encoding: 'utf8' });
+    assert.ok(differences(decodeModel(readFileSync(other)), decodeModel(readFileSync(again))).count > 0, 'seed 43 differs from seed 42');
+    await page.waitForTimeout(250);
+    rec.assertClean();
+  } catch (err) {
+    const parts = [`Recorded problems:\n${rec.problemReport() || 'none'}`];
+    if (!page.isClosed()) {
+      const text = await pageText(page);
+      parts.push(`Page text:\n${text.length > 4000 ? text.slice(0, 4000) + '\n…(cut)' : text}`);
+      try {
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        const shot = path.join(SCREENSHOTS, 'parity-failure.png');
+        await page.screenshot({ path: shot, fullPage: true, timeout: 10_000 });
+        parts.push(`Screenshot: ${shot}`);
+      } catch (e) {
+        parts.push(`(no screenshot: ${e.message})`);
+      }
+    }
+    err.message = `${err.message}\n\n${parts.join('\n')}`;
+    throw err;
+  } finally {
+    await rec.context.close().catch(() => {});
+  }
+});
