@@ -6,7 +6,7 @@
 // 127.0.0.1; every test gets a fresh browser context and fails on any page error, console
 // error, failed request, 4xx/5xx asset or request leaving the local server.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,15 +14,13 @@ import path from 'node:path';
 
 import {
   REPO_ROOT,
-  distDir,
-  startServer,
-  launchBrowser,
   openRecordedPage,
   pageText,
   waitUntil,
   testIdText,
   numbersIn,
   plantedRatings,
+  sharedSite,
 } from './harness.mjs';
 
 const WAIT = 120_000; // any single wait: training runs in wasm in a web worker
@@ -34,31 +32,7 @@ const sel = (id) => `[data-testid="${id}"]`;
 
 // One server and one browser for the file, started by the first test that needs them. A
 // missing build makes every test fail with the reason (never a silent skip).
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      const browser = await launchBrowser();
-      return { server, browser };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the tests already reported why
-  }
-});
+const setup = sharedSite();
 
 /**
  * Runs `body` with a fresh context and page open on the site. Adds diagnostics (the page's

@@ -8,13 +8,13 @@
 //
 //   AFFINITY_DIST=dist node --test tests/e2e/budgets.test.mjs
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { distDir, startServer, launchBrowser, openRecordedPage, waitUntil, testIdText } from './harness.mjs';
+import { openRecordedPage, waitUntil, testIdText, sharedSite } from './harness.mjs';
 
 const LOAD_BUDGET_BYTES = 1_500_000;
 const INTERACTIVE_BUDGET_MS = 1000;
@@ -24,30 +24,7 @@ const TEST_TIMEOUT = 300_000;
 
 const sel = (id) => `[data-testid="${id}"]`;
 
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      return { server, browser: await launchBrowser() };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the tests already reported why
-  }
-});
+const setup = sharedSite();
 
 /**
  * Installed before any page script: records when the demo button is first present and enabled

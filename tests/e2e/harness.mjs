@@ -3,6 +3,7 @@
 // (page errors, console errors, failed or external requests), polling helpers and a
 // seeded PRNG. No test lives here: app.test.mjs imports it.
 
+import { after } from 'node:test';
 import { createServer } from 'node:http';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -390,5 +391,36 @@ export function plantedRatings({ seed = 20260517, nUsers = 400, nItems = 300, nR
     users: new Set(ratedBy.keys()),
     items,
     ratedBy,
+  };
+}
+
+/**
+ * One server for the built site and one browser, shared by a test file: returns `setup()`,
+ * which starts both on first call (later calls get the same pair), and closes them after the
+ * file's tests. A missing build makes every test fail with the reason, never a silent skip.
+ */
+export function sharedSite() {
+  let shared;
+  after(async () => {
+    if (!shared) return;
+    try {
+      const { server, browser } = await shared;
+      await browser.close();
+      await server.close();
+    } catch {
+      // setup failed: the tests already reported why
+    }
+  });
+  return () => {
+    shared ??= (async () => {
+      const server = await startServer(distDir());
+      try {
+        return { server, browser: await launchBrowser() };
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
+    })();
+    return shared;
   };
 }

@@ -8,16 +8,13 @@
 // in docs/INPUT.md and asserted natively by crates/engine/tests/corpus.rs; this file checks
 // that the page shows it.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import {
   REPO_ROOT,
-  distDir,
-  startServer,
-  launchBrowser,
   openRecordedPage,
   pageText,
   waitUntil,
@@ -25,6 +22,7 @@ import {
   numbersIn,
   mulberry32,
   plantedRatings,
+  sharedSite,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -32,30 +30,7 @@ const TEST_TIMEOUT = 600_000;
 const SCREENSHOTS = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
 const sel = (id) => `[data-testid="${id}"]`;
 
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      return { server, browser: await launchBrowser() };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the tests already reported why
-  }
-});
+const setup = sharedSite();
 
 /**
  * Runs `body` on a fresh page of the site and fails on anything the harness records (page

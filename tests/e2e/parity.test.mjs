@@ -9,7 +9,7 @@
 // and item id. The CLI is $AFFINITY_BIN, else it is built with `cargo build --release -p
 // affinity-cli` (into $CARGO_TARGET_DIR, else <repo>/target).
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,15 +18,13 @@ import path from 'node:path';
 
 import {
   REPO_ROOT,
-  distDir,
-  startServer,
-  launchBrowser,
   openRecordedPage,
   pageText,
   waitUntil,
   testIdText,
   numbersIn,
   plantedRatings,
+  sharedSite,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -63,30 +61,7 @@ const JOBS = [
   },
 ];
 
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      return { server, browser: await launchBrowser() };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the test already reported why
-  }
-});
+const setup = sharedSite();
 
 /** The native CLI: $AFFINITY_BIN, else built (incrementally) by cargo. */
 let cliPath;

@@ -6,7 +6,7 @@
 // Screenshots of the Data section (1280×800 and 390×844, light and dark) go to
 // $AFFINITY_SHOTS (default <repo>/target/e2e-screenshots).
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,14 +14,12 @@ import path from 'node:path';
 
 import {
   REPO_ROOT,
-  distDir,
-  startServer,
-  launchBrowser,
   openRecordedPage,
   pageText,
   waitUntil,
   testIdText,
   numbersIn,
+  sharedSite,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -32,30 +30,7 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 const sel = (id) => `[data-testid="${id}"]`;
 const DATA_SECTION = 'section[aria-labelledby="data-title"]';
 
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      return { server, browser: await launchBrowser() };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the tests already reported why
-  }
-});
+const setup = sharedSite();
 
 /** Runs `body` on a fresh page; adds the page text and recorded problems to any failure. */
 async function withApp(t, name, body, { viewport = { width: 1280, height: 800 } } = {}) {

@@ -6,21 +6,19 @@
 // Every test loads the demo, trains, and checks what a visitor sees. Like app.test.mjs, any
 // page error, console error, failed or external request fails the test.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import {
   REPO_ROOT,
-  distDir,
-  startServer,
-  launchBrowser,
   openRecordedPage,
   pageText,
   waitUntil,
   testIdText,
   numbersIn,
+  sharedSite,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -30,30 +28,7 @@ const DEMO_USERS = 800;
 
 const sel = (id) => `[data-testid="${id}"]`;
 
-let shared;
-function setup() {
-  shared ??= (async () => {
-    const server = await startServer(distDir());
-    try {
-      return { server, browser: await launchBrowser() };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
-  })();
-  return shared;
-}
-
-after(async () => {
-  if (!shared) return;
-  try {
-    const { server, browser } = await shared;
-    await browser.close();
-    await server.close();
-  } catch {
-    // setup failed: the tests already reported why
-  }
-});
+const setup = sharedSite();
 
 /**
  * Opens the site with the demo loaded and a model trained, runs `body`, and adds the page's
