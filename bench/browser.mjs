@@ -25,8 +25,9 @@
 //   synth N  `affinity gen` file of N ratings: load (pick to summary), train (rank 20, maxIter 10,
 //            no CV, no biases: click to scores) and one user's recommendations, with the peak
 //            renderer memory (VmHWM of the tab's process, workers included) and the page's peak
-//            JS heap (CDP Performance.getMetrics), against `affinity eval --split 0.8` wall time
-//            (read, parse, split, fit, scores) and peak RSS.
+//            JS heap (CDP Performance.getMetrics), against `affinity eval --split 0.8
+//            --ranking-users 3000` wall time (read, parse, split, fit, scores on the page's
+//            sample of test users) and peak RSS.
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
@@ -350,7 +351,8 @@ async function synthJob(browser, browserCdp, server, n) {
   const result = { n, bytes };
   try {
     result.loadMs = await loadFile(rec, file, n);
-    log(`page synth ${n}: loaded in ${result.loadMs.toFixed(0)} ms`);
+    result.longestLoadTaskMs = await longestTaskSince(rec.page, 0);
+    log(`page synth ${n}: loaded in ${result.loadMs.toFixed(0)} ms, longest page task ${result.longestLoadTaskMs} ms`);
     await setForm(rec.page, { rank: 20, maxIter: 10 });
     const t = await train(rec);
     result.trainWallMs = t.wallMs;
@@ -442,12 +444,13 @@ async function main() {
     for (const n of SIZES) {
       const { file, bytes } = await syntheticFile(n);
       log(`native: synth ${n}`);
-      const native = await runNative(['eval', '--ratings', file, '--split', '0.8', '--rank', '20', '--max-iter', '10', '--seed', String(SEED), '--json']).catch((e) => ({ error: e.message }));
+      // --ranking-users: the page's ranking metrics come from an even sample of 3,000 test users.
+      const native = await runNative(['eval', '--ratings', file, '--split', '0.8', '--rank', '20', '--max-iter', '10', '--seed', String(SEED), '--ranking-users', '3000', '--json']).catch((e) => ({ error: e.message }));
       log(`page: synth ${n}`);
       const page = await synthJob(browser, browserCdp, server, n);
       const label = `${(n / 1e6).toFixed(0)}M ratings (${(bytes / 1e6).toFixed(0)} MB CSV)`;
       const total = page.error ? NaN : page.loadMs + page.trainWallMs + page.recommendMs;
-      rows.push([`${label}: load`, sec(page.loadMs), '', '', page.error ? `FAILED: ${page.error}` : '']);
+      rows.push([`${label}: load`, sec(page.loadMs), '', '', page.error ? `FAILED: ${page.error}` : `longest page task while loading ${page.longestLoadTaskMs ?? 'n/a'} ms`]);
       rows.push([`${label}: train rank 20, maxIter 10 (fit alone)`, `${sec(page.trainWallMs)} (${sec(page.fitMs)})`, native.error ? 'failed' : `(${sec(native.json.fit_seconds * 1000)})`, ratio(page.fitMs, native.json?.fit_seconds * 1000), `longest page task while training ${page.longestTrainTaskMs ?? 'n/a'} ms`]);
       rows.push([`${label}: recommend one user`, sec(page.recommendMs), '', '', '']);
       rows.push([

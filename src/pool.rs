@@ -16,12 +16,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::protocol::{FitJob, FromWorker, ToWorker, TrainReport};
-use crate::wire;
+use affinity_engine::als::{Side, SideRows};
+
+use crate::protocol::{FitJob, FromWorker, ToWorker, TrainReport, Want};
+use crate::shared_fit::{SharedRun, Step};
+use crate::wire::{self, Attached, Packet};
 
 /// Trunk writes the worker's wasm-bindgen glue as `worker.js`; this loader (copied beside it)
 /// imports the glue and instantiates `worker_bg.wasm`.
-const LOADER: &str = "./worker-loader.js";
+pub(crate) const LOADER: &str = "./worker-loader.js";
 
 /// Most workers the pool starts, however many cores the browser reports.
 const MAX_WORKERS: usize = 8;
@@ -112,6 +115,10 @@ struct Inner {
     /// Handlers of replaced workers: dropping a closure while it may still be running is
     /// undefined in wasm-bindgen, and a replaced worker's handlers are few and small.
     retired: Vec<JsValue>,
+    /// The model job the ready workers are fitting together, if one is running.
+    shared: Option<SharedRun>,
+    /// The last shared fit given up: its other workers' failures are not reported again.
+    given_up: Option<u64>,
 }
 
 /// A handle to the pool; clones share it.
@@ -132,6 +139,8 @@ impl Pool {
                 data: None,
                 on_event: Rc::new(on_event),
                 retired: Vec::new(),
+                shared: None,
+                given_up: None,
             })),
         };
         for index in 0..size {
@@ -164,6 +173,7 @@ impl Pool {
         let busy: Vec<usize> = {
             let mut inner = self.inner.borrow_mut();
             inner.queue.clear();
+            inner.shared = None;
             (0..inner.slots.len())
                 .filter(|&k| inner.slots[k].busy.is_some())
                 .collect()
@@ -224,14 +234,20 @@ impl Pool {
             return;
         }
         let job = self.replace(k);
-        if let Some(job_id) = job {
-            self.emit(PoolEvent::Failed {
-                job_id,
-                message: format!(
-                    "a training worker crashed ({message}); it was restarted. \
-                     The model may be too large for this browser's memory."
-                ),
-            });
+        let message = format!(
+            "a training worker crashed ({message}); it was restarted. \
+             The model may be too large for this browser's memory."
+        );
+        let in_shared = self
+            .inner
+            .borrow()
+            .shared
+            .as_ref()
+            .is_some_and(|run| run.part_of_slot(k).is_some());
+        if in_shared {
+            self.give_up_shared(message);
+        } else if let Some(job_id) = job {
+            self.emit(PoolEvent::Failed { job_id, message });
         }
         self.pump();
     }
@@ -240,12 +256,17 @@ impl Pool {
         if self.inner.borrow().slots.get(k).map(|s| s.generation) != Some(generation) {
             return;
         }
-        let (head, model) = match wire::decode_from_worker(data) {
+        let (head, attached) = match wire::decode_from_worker(data) {
             Ok(decoded) => decoded,
             Err(e) => {
-                let job = self.inner.borrow_mut().slots[k].busy.take();
-                if let Some(job_id) = job {
-                    self.emit(PoolEvent::Failed { job_id, message: e });
+                let job = self.inner.borrow().slots[k].busy;
+                match job {
+                    Some(job_id) if self.is_shared(job_id) => self.give_up_shared(e),
+                    Some(job_id) => {
+                        self.inner.borrow_mut().slots[k].busy = None;
+                        self.emit(PoolEvent::Failed { job_id, message: e });
+                    }
+                    None => {}
                 }
                 self.pump();
                 return;
@@ -258,23 +279,199 @@ impl Pool {
             }
             FromWorker::Progress { job_id, report } => Some(PoolEvent::Progress { job_id, report }),
             FromWorker::Scored { job_id, score, .. } => Some(PoolEvent::Scored { job_id, score }),
-            FromWorker::Trained { job_id, report } => model.map(|model| PoolEvent::Trained {
+            FromWorker::Trained { job_id, report } => match attached {
+                Attached::Model(model) => Some(PoolEvent::Trained {
+                    job_id,
+                    report,
+                    model,
+                }),
+                _ => None,
+            },
+            FromWorker::Solved {
                 job_id,
-                report,
-                model: Box::new(model),
-            }),
-            FromWorker::Failed { job_id, message } => Some(PoolEvent::Failed { job_id, message }),
+                side,
+                n_rows,
+                squared_errors,
+                ..
+            } => {
+                if let Attached::Rows(rows) = attached {
+                    self.on_solved(k, job_id, side, n_rows, rows, squared_errors);
+                }
+                None
+            }
+            // Replies of a reading worker, which the pool does not run.
+            FromWorker::ReadProgress { .. } | FromWorker::Parsed { .. } => None,
+            FromWorker::Failed { job_id, message } => {
+                if self.is_shared(job_id) {
+                    self.give_up_shared(message);
+                    None
+                } else if self.inner.borrow().given_up == Some(job_id) {
+                    // Another worker of a shared fit already reported it.
+                    self.release(k, job_id);
+                    None
+                } else {
+                    Some(PoolEvent::Failed { job_id, message })
+                }
+            }
         };
-        if matches!(
-            event,
-            Some(PoolEvent::Scored { .. } | PoolEvent::Trained { .. } | PoolEvent::Failed { .. })
-        ) {
-            self.inner.borrow_mut().slots[k].busy = None;
+        if let Some(
+            PoolEvent::Scored { job_id, .. }
+            | PoolEvent::Trained { job_id, .. }
+            | PoolEvent::Failed { job_id, .. },
+        ) = &event
+        {
+            self.release(k, *job_id);
         }
         if let Some(event) = event {
             self.emit(event);
         }
         self.pump();
+    }
+
+    /// Marks worker `k` idle if it was running `job_id` (a late reply to an older job must
+    /// not free a worker that has moved on).
+    fn release(&self, k: usize, job_id: u64) {
+        let mut inner = self.inner.borrow_mut();
+        if inner.slots[k].busy == Some(job_id) {
+            inner.slots[k].busy = None;
+        }
+    }
+
+    fn is_shared(&self, job_id: u64) -> bool {
+        self.inner
+            .borrow()
+            .shared
+            .as_ref()
+            .is_some_and(|run| run.job.job_id == job_id)
+    }
+
+    /// Ends the running shared fit as failed: its workers are freed (a worker still solving
+    /// finishes its half-step before it reads its next job) and the owner told once.
+    fn give_up_shared(&self, message: String) {
+        let run = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(run) = inner.shared.take() else {
+                return;
+            };
+            inner.given_up = Some(run.job.job_id);
+            run
+        };
+        for &k in &run.slots {
+            self.release(k, run.job.job_id);
+        }
+        self.emit(PoolEvent::Failed {
+            job_id: run.job.job_id,
+            message,
+        });
+    }
+
+    /// Takes worker `k`'s rows of the running shared fit and, once every part is in, sends
+    /// the next half-step (or the finished users' side to the first worker).
+    fn on_solved(
+        &self,
+        k: usize,
+        job_id: u64,
+        side: Side,
+        n_rows: usize,
+        rows: SideRows,
+        squared_errors: Option<(f64, usize)>,
+    ) {
+        let step = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(run) = inner.shared.as_mut().filter(|r| r.job.job_id == job_id) else {
+                return;
+            };
+            let Some(part) = run.part_of_slot(k) else {
+                return;
+            };
+            run.on_solved(part, side, n_rows, rows, squared_errors)
+        };
+        let sent = match step {
+            Err(message) => Err(message),
+            Ok(Step::Wait) => Ok(()),
+            // The workers wait for the next half-step, so it is sent before the owner is
+            // told of the iteration (which redraws charts).
+            Ok(Step::Solve {
+                side,
+                other,
+                progress,
+            }) => {
+                let sent = self.send_half_step(side, Some(&other));
+                if let Some(report) = progress {
+                    self.emit(PoolEvent::Progress { job_id, report });
+                }
+                sent
+            }
+            Ok(Step::Finish { users, progress }) => {
+                let sent = self.finish_shared(&users);
+                self.emit(PoolEvent::Progress {
+                    job_id,
+                    report: progress,
+                });
+                sent
+            }
+        };
+        if let Err(message) = sent {
+            self.give_up_shared(message);
+        }
+    }
+
+    /// Sends every worker of the shared fit its part of the half-step of `side`, with the
+    /// other side's whole rows (none on the first half-step).
+    fn send_half_step(&self, side: Side, other: Option<&SideRows>) -> Result<(), String> {
+        let inner = self.inner.borrow();
+        let Some(run) = inner.shared.as_ref() else {
+            return Ok(());
+        };
+        for (part, &k) in run.slots.iter().enumerate() {
+            let head = ToWorker::Solve {
+                job_id: run.job.job_id,
+                side,
+                part,
+                parts: run.parts(),
+                start: other.map(|o| o.start),
+            };
+            post_to(&inner.slots[k].worker, wire::rows_packet(&head, other))?;
+        }
+        Ok(())
+    }
+
+    /// Hands the finished users' side to the shared fit's first worker, which scores the
+    /// model and sends it back as a model job does; the other workers are free.
+    fn finish_shared(&self, users: &SideRows) -> Result<(), String> {
+        let Some(run) = self.inner.borrow_mut().shared.take() else {
+            return Ok(());
+        };
+        let job_id = run.job.job_id;
+        let head = ToWorker::Finish {
+            job_id,
+            start: users.start,
+            loss: run.loss.clone(),
+            fit_ms: js_sys::Date::now() - run.started_ms,
+        };
+        for &k in &run.slots[1..] {
+            self.release(k, job_id);
+        }
+        let inner = self.inner.borrow();
+        let first = &inner.slots[run.slots[0]];
+        post_to(&first.worker, wire::rows_packet(&head, Some(users)))
+    }
+
+    /// Starts `job` (a model job) as a fit shared by the ready workers `slots`, all idle.
+    fn start_shared(&self, job: FitJob, slots: Vec<usize>) -> Result<(), String> {
+        {
+            let mut inner = self.inner.borrow_mut();
+            for &k in &slots {
+                send_data(&mut inner, k, job.data_id)?;
+                post_to(
+                    &inner.slots[k].worker,
+                    wire::to_worker_packet(&ToWorker::Share(job.clone())),
+                )?;
+                inner.slots[k].busy = Some(job.job_id);
+            }
+            inner.shared = Some(SharedRun::new(job, slots, js_sys::Date::now()));
+        }
+        self.send_half_step(Side::Items, None)
     }
 
     /// Calls the owner with no borrow held, so it may submit or cancel from the callback.
@@ -283,44 +480,50 @@ impl Pool {
         on_event(event);
     }
 
-    /// Hands queued jobs to idle, ready workers.
+    /// Hands queued jobs to idle, ready workers. A model job on a pool of several ready
+    /// workers waits until they are all idle and is then fitted by all of them together.
     fn pump(&self) {
         loop {
             let mut inner = self.inner.borrow_mut();
-            let Some(k) = inner.slots.iter().position(|s| s.ready && s.busy.is_none()) else {
+            let ready: Vec<usize> = (0..inner.slots.len())
+                .filter(|&k| inner.slots[k].ready)
+                .collect();
+            let Some(front) = inner.queue.front() else {
+                return;
+            };
+            if front.want == Want::Model && ready.len() > 1 && inner.shared.is_none() {
+                if ready.iter().any(|&k| inner.slots[k].busy.is_some()) {
+                    return;
+                }
+                let Some(job) = inner.queue.pop_front() else {
+                    return;
+                };
+                drop(inner);
+                let job_id = job.job_id;
+                if let Err(message) = self.start_shared(job, ready) {
+                    if self.is_shared(job_id) {
+                        self.give_up_shared(message);
+                    } else {
+                        self.emit(PoolEvent::Failed { job_id, message });
+                    }
+                }
+                continue;
+            }
+            let Some(&k) = ready.iter().find(|&&k| inner.slots[k].busy.is_none()) else {
                 return;
             };
             let Some(job) = inner.queue.pop_front() else {
                 return;
             };
             let job_id = job.job_id;
-            let needs_data = inner.slots[k].data_id != Some(job.data_id);
-            let data_packet = match (&inner.data, needs_data) {
-                (Some((id, ratings)), true) if *id == job.data_id => {
-                    Some(wire::data_packet(*id, ratings))
-                }
-                (_, true) => Some(Err("the dataset of this job is gone".to_owned())),
-                (_, false) => None,
-            };
-            let sent = (|| -> Result<(), String> {
-                let worker = &inner.slots[k].worker;
-                if let Some(packet) = data_packet {
-                    let p = packet?;
-                    worker
-                        .post_message_with_transfer(&p.message, &p.transfer)
-                        .map_err(|e| format!("{e:?}"))?;
-                }
-                let p = wire::to_worker_packet(&ToWorker::Fit(job.clone()))?;
-                worker
-                    .post_message_with_transfer(&p.message, &p.transfer)
-                    .map_err(|e| format!("{e:?}"))
-            })();
+            let sent = send_data(&mut inner, k, job.data_id).and_then(|()| {
+                post_to(
+                    &inner.slots[k].worker,
+                    wire::to_worker_packet(&ToWorker::Fit(job)),
+                )
+            });
             match sent {
-                Ok(()) => {
-                    let slot = &mut inner.slots[k];
-                    slot.data_id = Some(job.data_id);
-                    slot.busy = Some(job_id);
-                }
+                Ok(()) => inner.slots[k].busy = Some(job_id),
                 Err(message) => {
                     drop(inner);
                     self.emit(PoolEvent::Failed { job_id, message });
@@ -328,6 +531,27 @@ impl Pool {
             }
         }
     }
+}
+
+/// Sends the dataset `data_id` to worker `k` unless it already has it.
+fn send_data(inner: &mut Inner, k: usize, data_id: u64) -> Result<(), String> {
+    if inner.slots[k].data_id == Some(data_id) {
+        return Ok(());
+    }
+    let packet = match &inner.data {
+        Some((id, ratings)) if *id == data_id => wire::data_packet(*id, ratings),
+        _ => Err("the dataset of this job is gone".to_owned()),
+    };
+    post_to(&inner.slots[k].worker, packet)?;
+    inner.slots[k].data_id = Some(data_id);
+    Ok(())
+}
+
+fn post_to(worker: &Worker, packet: Result<Packet, String>) -> Result<(), String> {
+    let p = packet?;
+    worker
+        .post_message_with_transfer(&p.message, &p.transfer)
+        .map_err(|e| format!("{e:?}"))
 }
 
 #[cfg(test)]

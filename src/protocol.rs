@@ -4,9 +4,10 @@
 //! parts (ratings, factors), typed arrays whose buffers are transferred rather than copied
 //! value by value: see [`crate::wire`].
 
-use affinity_engine::als::{AlsModel, AlsParams, IterationReport};
+use affinity_engine::als::{AlsModel, AlsParams, IterationReport, Side};
 use affinity_engine::cv::Metric;
 use affinity_engine::metrics::Evaluation;
+use affinity_engine::parse::{Format, ParseReport};
 use affinity_engine::ranking::RankingEvaluation;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,45 @@ pub enum ToWorker {
     },
     /// Run a fit.
     Fit(FitJob),
+    /// Take a share of a fit that several workers run together (a model job on a pool of
+    /// more than one): set it up, then wait for [`ToWorker::Solve`] messages.
+    Share(FitJob),
+    /// Solve part `part` of `parts` of `side` in the shared fit `job_id`. The other side's
+    /// whole rows, as the coordinator gathered them, travel beside this; on the first
+    /// half-step there are none (every share starts from the same seeded model).
+    Solve {
+        /// The shared fit.
+        job_id: u64,
+        /// The side to solve.
+        side: Side,
+        /// This worker's part.
+        part: usize,
+        /// Number of parts.
+        parts: usize,
+        /// First row of the rows sent along (0: the whole other side), if any are.
+        start: Option<usize>,
+    },
+    /// Read the ratings file that travels beside this (a `File`), slice by slice, with
+    /// `format` or the detected one; reply with [`FromWorker::ReadProgress`] after each
+    /// slice and [`FromWorker::Parsed`] at the end.
+    Parse {
+        /// The format the visitor chose, or `None` to detect it.
+        format: Option<Format>,
+        /// Bytes read per slice.
+        slice_bytes: usize,
+    },
+    /// The shared fit `job_id` is done: apply the users' rows sent along, score the model on
+    /// the test part and send it back as [`FromWorker::Trained`].
+    Finish {
+        /// The shared fit.
+        job_id: u64,
+        /// First row of the users' rows sent along.
+        start: usize,
+        /// Training RMSE after each iteration, as the coordinator summed it.
+        loss: Vec<f64>,
+        /// Wall time of the shared fit, measured by the coordinator.
+        fit_ms: f64,
+    },
 }
 
 /// Header of a message from a worker.
@@ -107,6 +147,34 @@ pub enum FromWorker {
         job_id: u64,
         /// Scores and sizes.
         report: TrainReport,
+    },
+    /// This worker's rows of a shared fit's half-step; they travel beside this.
+    Solved {
+        /// The shared fit.
+        job_id: u64,
+        /// The side solved.
+        side: Side,
+        /// Rows of that side in all.
+        n_rows: usize,
+        /// First row solved.
+        start: usize,
+        /// After a users' half-step, the squared training errors of these users' ratings
+        /// and how many were predicted (the coordinator sums them into the iteration's RMSE).
+        squared_errors: Option<(f64, usize)>,
+    },
+    /// A slice of a ratings file was read.
+    ReadProgress {
+        /// Bytes read so far.
+        bytes_read: f64,
+        /// Bytes in the file.
+        total_bytes: f64,
+        /// Rating lines read so far.
+        lines_read: usize,
+    },
+    /// A ratings file was read; its id lists and index columns travel beside this.
+    Parsed {
+        /// What reading it found (format, header, duplicates dropped, blank lines).
+        report: ParseReport,
     },
     /// The job could not run; the message is meant for the visitor.
     Failed {

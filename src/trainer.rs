@@ -182,7 +182,7 @@ impl Trainer {
             cv_jobs,
             request,
         };
-        let jobs: Vec<FitJob> = if run.cv_jobs.is_empty() {
+        let mut jobs: Vec<FitJob> = if run.cv_jobs.is_empty() {
             vec![self.final_fit_job(&run, data_id)]
         } else {
             run.cv_jobs
@@ -202,6 +202,9 @@ impl Trainer {
                 })
                 .collect()
         };
+        // Largest fits first: the workers then end the grid on small fits, together, rather
+        // than one worker finishing a large fit while the others wait.
+        jobs.sort_by(|a, b| fit_cost(&b.params).total_cmp(&fit_cost(&a.params)));
         self.state.error.set(None);
         self.state.trained.set(None);
         self.state.cv.set(None);
@@ -351,4 +354,10 @@ impl Trainer {
         });
         out
     }
+}
+
+/// A fit's relative cost: each rating adds a rank × rank outer product per iteration.
+fn fit_cost(params: &affinity_engine::als::AlsParams) -> f64 {
+    let rank = params.rank as f64;
+    rank * rank * params.max_iter as f64
 }

@@ -4,7 +4,7 @@
 //! typed arrays whose buffers go in the transfer list, so a million ratings cross to a worker
 //! as three buffer moves instead of three million JS numbers.
 
-use affinity_engine::als::{AlsModel, Biases};
+use affinity_engine::als::{AlsModel, Biases, SideRows};
 use affinity_engine::ids::IdMap;
 use affinity_engine::Ratings;
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, Uint8Array};
@@ -108,52 +108,184 @@ pub fn to_worker_packet(head: &ToWorker) -> Result<Packet, String> {
     })
 }
 
-/// Reads a message sent to a worker; a dataset comes back as ratings with placeholder ids
-/// (the worker only needs indices).
-pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Option<Ratings>), String> {
+/// What travels beside a message's header.
+pub enum Attached {
+    /// Nothing.
+    Nothing,
+    /// A dataset, with placeholder ids (a worker only needs indices).
+    Ratings(Ratings),
+    /// Rows of one side of a shared fit.
+    Rows(SideRows),
+    /// A trained model.
+    Model(Box<AlsModel>),
+    /// A file to read.
+    File(web_sys::File),
+}
+
+/// Reads a message sent to a worker.
+pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Attached), String> {
     let head: ToWorker = head(message)?;
-    let ratings = match &head {
+    let attached = match &head {
         ToWorker::Data {
             n_users, n_items, ..
         } => {
             let users = take_u32(message, "users")?;
             let items = take_u32(message, "items")?;
             let values = take_f32(message, "values")?;
-            Some(indexed_ratings(
-                *n_users, *n_items, &users, &items, &values,
-            )?)
+            Attached::Ratings(indexed_ratings(*n_users, *n_items, users, items, values)?)
         }
-        ToWorker::Fit(_) => None,
+        ToWorker::Solve {
+            start: Some(start), ..
+        }
+        | ToWorker::Finish { start, .. } => Attached::Rows(take_rows(message, *start)?),
+        ToWorker::Parse { .. } => Attached::File(
+            get(message, "file")?
+                .dyn_into::<web_sys::File>()
+                .map_err(|_| "field file is not a File".to_owned())?,
+        ),
+        ToWorker::Fit(_) | ToWorker::Share(_) | ToWorker::Solve { start: None, .. } => {
+            Attached::Nothing
+        }
     };
-    Ok((head, ratings))
+    Ok((head, attached))
+}
+
+/// The message asking a worker to read `file` (a `File` is cloned by handle, not by bytes).
+pub fn parse_packet(head: &ToWorker, file: &web_sys::File) -> Result<Packet, String> {
+    let (obj, transfer) = packet(head)?;
+    set(&obj, "file", file)?;
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
+}
+
+/// The ratings a worker read: the header, the index columns, and each side's ids as UTF-8
+/// bytes with end offsets (two buffers, however many ids).
+pub fn parsed_packet(
+    ratings: &Ratings,
+    report: &affinity_engine::parse::ParseReport,
+) -> Result<Packet, String> {
+    let (obj, transfer) = packet(&FromWorker::Parsed {
+        report: report.clone(),
+    })?;
+    put_u32(&obj, &transfer, "users", ratings.user_indices())?;
+    put_u32(&obj, &transfer, "items", ratings.item_indices())?;
+    put_f32(&obj, &transfer, "values", ratings.values())?;
+    for (key, map) in [("user_ids", ratings.users()), ("item_ids", ratings.items())] {
+        let (bytes, ends) = join_ids(map.ids())?;
+        put_u8(&obj, &transfer, &format!("{key}_bytes"), &bytes)?;
+        put_u32(&obj, &transfer, &format!("{key}_ends"), &ends)?;
+    }
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
+}
+
+fn join_ids(ids: &[String]) -> Result<(Vec<u8>, Vec<u32>), String> {
+    let mut bytes = Vec::with_capacity(ids.iter().map(String::len).sum());
+    let mut ends = Vec::with_capacity(ids.len());
+    for id in ids {
+        bytes.extend_from_slice(id.as_bytes());
+        ends.push(u32::try_from(bytes.len()).map_err(|_| "the ids exceed 4 GB".to_owned())?);
+    }
+    Ok((bytes, ends))
+}
+
+fn split_ids(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
+    let mut ids = Vec::with_capacity(ends.len());
+    let mut start = 0usize;
+    for &end in ends {
+        let end = end as usize;
+        let id = bytes
+            .get(start..end)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or("the worker sent broken ids")?;
+        ids.push(id.to_owned());
+        start = end;
+    }
+    Ok(IdMap::from(ids))
+}
+
+fn take_parsed(message: &JsValue) -> Result<Ratings, String> {
+    let users = split_ids(
+        &take_u8(message, "user_ids_bytes")?,
+        &take_u32(message, "user_ids_ends")?,
+    )?;
+    let items = split_ids(
+        &take_u8(message, "item_ids_bytes")?,
+        &take_u32(message, "item_ids_ends")?,
+    )?;
+    ratings_from_columns(
+        users,
+        items,
+        take_u32(message, "users")?,
+        take_u32(message, "items")?,
+        take_f32(message, "values")?,
+    )
+}
+
+/// A message with rows of a shared fit beside its header (`head` says where they start).
+pub fn rows_packet(head: &impl Serialize, rows: Option<&SideRows>) -> Result<Packet, String> {
+    let (obj, transfer) = packet(head)?;
+    if let Some(rows) = rows {
+        put_f32(&obj, &transfer, "factors", &rows.factors)?;
+        put_f32(&obj, &transfer, "biases", &rows.biases)?;
+        let fitted: Vec<u8> = rows.fitted.iter().map(|&f| u8::from(f)).collect();
+        put_u8(&obj, &transfer, "fitted", &fitted)?;
+    }
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
+}
+
+fn take_rows(message: &JsValue, start: usize) -> Result<SideRows, String> {
+    Ok(SideRows {
+        start,
+        factors: take_f32(message, "factors")?,
+        biases: take_f32(message, "biases")?,
+        fitted: take_u8(message, "fitted")?
+            .iter()
+            .map(|&f| f != 0)
+            .collect(),
+    })
 }
 
 /// Ratings from index columns, checking every index against the declared counts.
 pub fn indexed_ratings(
     n_users: usize,
     n_items: usize,
-    users: &[u32],
-    items: &[u32],
-    values: &[f32],
+    users: Vec<u32>,
+    items: Vec<u32>,
+    values: Vec<f32>,
 ) -> Result<Ratings, String> {
-    if users.len() != items.len() || users.len() != values.len() {
-        return Err(format!(
-            "rating columns differ in length: {} users, {} items, {} values",
-            users.len(),
-            items.len(),
-            values.len()
-        ));
-    }
-    let mut ratings = Ratings::with_maps(placeholder_map(n_users), placeholder_map(n_items));
-    for ((&u, &i), &v) in users.iter().zip(items).zip(values) {
-        if u as usize >= n_users || i as usize >= n_items {
-            return Err(format!(
-                "rating index out of range: user {u} of {n_users}, item {i} of {n_items}"
-            ));
-        }
-        ratings.push_indexed(u, i, v);
-    }
-    Ok(ratings)
+    ratings_from_columns(
+        placeholder_map(n_users),
+        placeholder_map(n_items),
+        users,
+        items,
+        values,
+    )
+}
+
+/// Ratings from index columns into the given id maps, checking every index against them.
+fn ratings_from_columns(
+    user_ids: IdMap,
+    item_ids: IdMap,
+    users: Vec<u32>,
+    items: Vec<u32>,
+    values: Vec<f32>,
+) -> Result<Ratings, String> {
+    let (n_users, n_items, n) = (user_ids.len(), item_ids.len(), users.len());
+    let (n_i, n_v) = (items.len(), values.len());
+    Ratings::from_columns(user_ids, item_ids, users, items, values).ok_or_else(|| {
+        format!(
+            "the rating columns do not fit their ids: {n} users, {n_i} items and {n_v} values \
+             against {n_users} user ids and {n_items} item ids"
+        )
+    })
 }
 
 fn placeholder_map(n: usize) -> IdMap {
@@ -225,9 +357,9 @@ pub fn trained_packet(
 }
 
 /// Reads a message from a worker; a trained model comes back rebuilt.
-pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Option<AlsModel>), String> {
+pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Attached), String> {
     let head: FromWorker = head(message)?;
-    let model = match &head {
+    let attached = match &head {
         FromWorker::Trained { report, .. } => {
             let biases = match report.global_mean {
                 Some(global_mean) => Some(Biases {
@@ -252,9 +384,11 @@ pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Option<AlsMo
                 biases,
             )
             .map_err(|e| format!("the worker sent a broken model: {e}"))?;
-            Some(model)
+            Attached::Model(Box::new(model))
         }
-        _ => None,
+        FromWorker::Solved { start, .. } => Attached::Rows(take_rows(message, *start)?),
+        FromWorker::Parsed { .. } => Attached::Ratings(take_parsed(message)?),
+        _ => Attached::Nothing,
     };
-    Ok((head, model))
+    Ok((head, attached))
 }

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
-use affinity_engine::als;
+use affinity_engine::als::{self, AlsModel, FitShare, Side};
 use affinity_engine::cv::{self, k_fold};
 use affinity_engine::metrics::{evaluate, ColdStartStrategy};
 use affinity_engine::ranking::evaluate_ranking_sampled;
@@ -22,6 +22,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want, TOP_K};
+use crate::reading;
+use crate::wire::Attached;
 
 /// Test users whose top-N lists the final model's ranking metrics are computed on. Scoring
 /// costs users × items × rank: on a million ratings every user would keep the worker busy
@@ -41,6 +43,8 @@ struct WorkerState {
     holdout: Option<((u64, u64), Parts)>,
     /// (train fraction bits, seed, k) → folds of the holdout's training part.
     folds: Option<((u64, u64, usize), Vec<Parts>)>,
+    /// This worker's share of the fit that the pool's workers run together, if any.
+    shared: Option<(FitJob, FitShare)>,
 }
 
 thread_local! {
@@ -98,42 +102,194 @@ fn post(packet: &Result<Packet, String>) {
 }
 
 fn on_message(message: &JsValue) {
-    match wire::decode_to_worker(message) {
-        Ok((ToWorker::Data { data_id, .. }, Some(ratings))) => {
-            STATE.with_borrow_mut(|s| {
-                *s = WorkerState {
-                    data: Some((data_id, ratings)),
-                    ..WorkerState::default()
-                }
-            });
+    let (head, attached) = match wire::decode_to_worker(message) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            web_sys::console::error_1(&JsValue::from_str(&format!(
+                "training worker: unreadable message ({e})"
+            )));
+            return;
         }
-        Ok((ToWorker::Fit(job), _)) => {
-            let job_id = job.job_id;
-            CURRENT_JOB.set(Some(job_id));
-            let reply = STATE.with_borrow_mut(|s| run_job(s, &job));
+    };
+    let job_id = match &head {
+        ToWorker::Parse {
+            format,
+            slice_bytes,
+        } => {
+            // Job 0: the panic hook then reports a panic while reading as a failed read.
+            CURRENT_JOB.set(Some(0));
+            let reply = match &attached {
+                Attached::File(file) => reading::read_in_worker(file, *format, *slice_bytes, post),
+                _ => Err("no file came with the request".into()),
+            };
             CURRENT_JOB.set(None);
             match reply {
                 Ok(packet) => post(&packet),
                 Err(message) => post(&wire::from_worker_packet(&FromWorker::Failed {
-                    job_id,
+                    job_id: 0,
                     message,
                 })),
             }
+            return;
         }
-        Ok((ToWorker::Data { .. }, None)) => {}
-        Err(e) => web_sys::console::error_1(&JsValue::from_str(&format!(
-            "training worker: unreadable message ({e})"
-        ))),
+        ToWorker::Data { data_id, .. } => {
+            if let Attached::Ratings(ratings) = attached {
+                let data_id = *data_id;
+                STATE.with_borrow_mut(|s| {
+                    *s = WorkerState {
+                        data: Some((data_id, ratings)),
+                        ..WorkerState::default()
+                    }
+                });
+            }
+            return;
+        }
+        ToWorker::Fit(job) | ToWorker::Share(job) => job.job_id,
+        ToWorker::Solve { job_id, .. } | ToWorker::Finish { job_id, .. } => *job_id,
+    };
+    CURRENT_JOB.set(Some(job_id));
+    let reply = STATE.with_borrow_mut(|s| match head {
+        ToWorker::Fit(job) => {
+            // A new job: a share of an abandoned shared fit only holds memory.
+            s.shared = None;
+            run_job(s, &job)
+        }
+        ToWorker::Share(job) => start_share(s, job).map(|()| None),
+        ToWorker::Solve {
+            side, part, parts, ..
+        } => solve_share(s, job_id, side, part, parts, attached).map(Some),
+        ToWorker::Finish { loss, fit_ms, .. } => {
+            finish_share(s, job_id, loss, fit_ms, attached).map(Some)
+        }
+        ToWorker::Data { .. } | ToWorker::Parse { .. } => Ok(None),
+    });
+    CURRENT_JOB.set(None);
+    match reply {
+        Ok(Some(packet)) => post(&packet),
+        Ok(None) => {}
+        Err(message) => {
+            // A failed share only holds memory: the coordinator gives the fit up.
+            STATE.with_borrow_mut(|s| {
+                if s.shared
+                    .as_ref()
+                    .is_some_and(|(job, _)| job.job_id == job_id)
+                {
+                    s.shared = None;
+                }
+            });
+            post(&wire::from_worker_packet(&FromWorker::Failed {
+                job_id,
+                message,
+            }))
+        }
     }
 }
 
-fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, String>, String> {
+/// Sets up this worker's share of `job`: the same training part and starting model as every
+/// other share.
+fn start_share(state: &mut WorkerState, job: FitJob) -> Result<(), String> {
+    state.shared = None;
     let params = job.params.check().map_err(|e| e.to_string())?;
+    let (train, _) = parts_of(state, &job)?;
+    let share = FitShare::new(train, &params);
+    state.shared = Some((job, share));
+    Ok(())
+}
+
+/// Solves this worker's part of a half-step, after applying the other side's rows (absent
+/// on the first half-step, which starts from the seeded model every share holds).
+fn solve_share(
+    state: &mut WorkerState,
+    job_id: u64,
+    side: Side,
+    part: usize,
+    parts: usize,
+    attached: Attached,
+) -> Result<Result<Packet, String>, String> {
+    let share = match &mut state.shared {
+        Some((job, share)) if job.job_id == job_id => share,
+        _ => {
+            return Err("this worker holds no share of the fit (it may have been restarted)".into())
+        }
+    };
+    let other = match side {
+        Side::Users => Side::Items,
+        Side::Items => Side::Users,
+    };
+    if let Attached::Rows(rows) = &attached {
+        share.apply(other, rows).map_err(|e| e.to_string())?;
+    }
+    let range = share.part(side, part, parts).map_err(|e| e.to_string())?;
+    let rows = share
+        .solve(side, range.clone())
+        .map_err(|e| e.to_string())?;
+    let squared_errors = (side == Side::Users).then(|| share.squared_errors(range));
+    Ok(wire::rows_packet(
+        &FromWorker::Solved {
+            job_id,
+            side,
+            n_rows: share.n_rows(side),
+            start: rows.start,
+            squared_errors,
+        },
+        Some(&rows),
+    ))
+}
+
+/// Completes the shared fit with the last users' rows and scores it, as a model job does.
+fn finish_share(
+    state: &mut WorkerState,
+    job_id: u64,
+    loss: Vec<f64>,
+    fit_ms: f64,
+    attached: Attached,
+) -> Result<Result<Packet, String>, String> {
+    let (job, mut share) = match state.shared.take() {
+        Some((job, share)) if job.job_id == job_id => (job, share),
+        _ => {
+            return Err("this worker holds no share of the fit (it may have been restarted)".into())
+        }
+    };
+    if let Attached::Rows(rows) = &attached {
+        share.apply(Side::Users, rows).map_err(|e| e.to_string())?;
+    }
+    let model = share.into_model();
+    let (train, test) = parts_of(state, &job)?;
+    let report = model_report(&model, train, test, loss, fit_ms);
+    Ok(wire::trained_packet(job_id, report, &model))
+}
+
+/// Scores of a final model on its test part.
+fn model_report(
+    model: &AlsModel,
+    train: &Ratings,
+    test: &Ratings,
+    loss: Vec<f64>,
+    fit_ms: f64,
+) -> TrainReport {
+    TrainReport {
+        evaluation: evaluate(model, test, ColdStartStrategy::Drop),
+        ranking: evaluate_ranking_sampled(model, train, test, TOP_K, MAX_RANKED_USERS),
+        n_train: train.len(),
+        n_test: test.len(),
+        fit_ms,
+        loss,
+        rank: model.rank(),
+        global_mean: None,
+    }
+}
+
+/// The training and test parts of a job, from the cached splits when they match.
+fn parts_of<'s>(
+    state: &'s mut WorkerState,
+    job: &FitJob,
+) -> Result<(&'s Ratings, &'s Ratings), String> {
     // Split borrows: the dataset is read while the cached splits are replaced.
     let WorkerState {
         data,
         holdout,
         folds,
+        ..
     } = state;
     let data = match data {
         Some((id, ratings)) if *id == job.data_id => &*ratings,
@@ -151,24 +307,28 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
         } => (train_fraction, seed),
     };
     let key = (train_fraction.to_bits(), seed);
-    let (holdout_train, holdout_test) = match holdout {
-        Some((k, parts)) if *k == key => &*parts,
-        _ => {
-            let parts = random_split(data, train_fraction, seed).map_err(|e| e.to_string())?;
-            *folds = None;
-            &holdout.insert((key, parts)).1
-        }
+    // Checked, then filled, then borrowed: a match that returns the borrow in one arm and
+    // replaces the value in the other does not pass the borrow checker.
+    if !matches!(holdout, Some((k, _)) if *k == key) {
+        let parts = random_split(data, train_fraction, seed).map_err(|e| e.to_string())?;
+        *folds = None;
+        *holdout = Some((key, parts));
+    }
+    let Some((_, (holdout_train, holdout_test))) = &*holdout else {
+        return Err("the split was not kept".into());
     };
     let (train, test) = match job.split {
         SplitSpec::Holdout { .. } => (holdout_train, holdout_test),
         SplitSpec::Fold { k, fold, .. } => {
             let fkey = (key.0, key.1, k);
-            let parts = match folds {
-                Some((f, parts)) if *f == fkey => &*parts,
-                _ => {
-                    let parts = k_fold(holdout_train, k, seed).map_err(|e| e.to_string())?;
-                    &folds.insert((fkey, parts)).1
-                }
+            if !matches!(folds, Some((f, _)) if *f == fkey) {
+                *folds = Some((
+                    fkey,
+                    k_fold(holdout_train, k, seed).map_err(|e| e.to_string())?,
+                ));
+            }
+            let Some((_, parts)) = &*folds else {
+                return Err("the folds were not kept".into());
             };
             let (t, v) = parts
                 .get(fold)
@@ -182,6 +342,15 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
             data.len()
         ));
     }
+    Ok((train, test))
+}
+
+fn run_job(
+    state: &mut WorkerState,
+    job: &FitJob,
+) -> Result<Option<Result<Packet, String>>, String> {
+    let params = job.params.check().map_err(|e| e.to_string())?;
+    let (train, test) = parts_of(state, job)?;
     let job_id = job.job_id;
     let mut loss = Vec::with_capacity(params.max_iter);
     let started = js_sys::Date::now();
@@ -195,7 +364,7 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
     })
     .map_err(|e| e.to_string())?;
     let fit_ms = js_sys::Date::now() - started;
-    Ok(match job.want {
+    Ok(Some(match job.want {
         Want::Score(metric) => {
             let score = cv::score(&model, train, test, metric);
             wire::from_worker_packet(&FromWorker::Scored {
@@ -205,17 +374,8 @@ fn run_job(state: &mut WorkerState, job: &FitJob) -> Result<Result<Packet, Strin
             })
         }
         Want::Model => {
-            let report = TrainReport {
-                evaluation: evaluate(&model, test, ColdStartStrategy::Drop),
-                ranking: evaluate_ranking_sampled(&model, train, test, TOP_K, MAX_RANKED_USERS),
-                n_train: train.len(),
-                n_test: test.len(),
-                fit_ms,
-                loss,
-                rank: model.rank(),
-                global_mean: None,
-            };
+            let report = model_report(&model, train, test, loss, fit_ms);
             wire::trained_packet(job_id, report, &model)
         }
-    })
+    }))
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use affinity_engine::catalog::Catalog;
 use affinity_engine::demo::{self, DemoSpec};
 use affinity_engine::metadata::parse_metadata;
-use affinity_engine::parse::{parse_ratings_with_report, Columns, Delimiter, Format, ParseReport};
+use affinity_engine::parse::{detect_format, Columns, Delimiter, Format, ParseReport};
 use affinity_engine::parse_options::{
-    check_columns, decode_text, first_line_fields, parse_ratings_with_format, preview, Preview,
+    check_columns, decode_text, first_line_fields, preview, Preview,
 };
 use affinity_engine::Ratings;
 use leptos::prelude::*;
@@ -18,18 +18,26 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::charts::{item_counts, long_tail, rating_bins, rating_histogram};
 use crate::format::thousands;
+use crate::next_task::next_task;
+use crate::reading::{read_ratings, stop_active, ReadError, ReadProgress};
 use crate::sections::theme::chart_theme;
 use crate::state::{AppState, Dataset};
 
 /// Rows shown in the preview.
 const PREVIEW_ROWS: usize = 8;
 
-/// A ratings file kept as text, so it can be read again with a corrected format.
+/// Bytes of a file's start decoded for its preview and format detection.
+const HEAD_BYTES: f64 = 64.0 * 1024.0;
+
+/// A ratings file kept by handle, so it can be read again with a corrected format; its
+/// first bytes are kept as text for the preview.
 #[derive(Clone)]
 struct Source {
     name: String,
-    text: Arc<str>,
-    /// The format the parser detected.
+    file: web_sys::File,
+    /// The whole lines of the file's first [`HEAD_BYTES`].
+    head: Arc<str>,
+    /// The format detected from the head.
     detected: Option<Format>,
 }
 
@@ -62,7 +70,8 @@ pub fn DataSection() -> impl IntoView {
     let drag_depth = RwSignal::new(0i32);
     let loading = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
-    let source = RwSignal::new(None::<Source>);
+    let source = RwSignal::new_local(None::<Source>);
+    let progress = RwSignal::new(None::<ReadProgress>);
     let format = RwSignal::new(None::<Format>);
     let mapping_error = RwSignal::new(None::<String>);
 
@@ -82,44 +91,57 @@ pub fn DataSection() -> impl IntoView {
         state.load(Dataset::new(name, ratings, catalog));
     };
 
-    let load_file = move |file: web_sys::File| {
+    // Reads `src` in a worker with `format` (None: detected) and loads the ratings; on a
+    // failure the previous dataset stays, and `on_error` says what went wrong.
+    let read = move |src: Source,
+                     format: Option<Format>,
+                     catalog: Catalog,
+                     on_error: fn(AppState, RwSignal<Option<String>>, String)| {
         loading.set(true);
+        progress.set(None);
         spawn_local(async move {
-            let name = file.name();
-            notice.set(None);
-            mapping_error.set(None);
-            let text = read_bytes(&file)
-                .await
-                .map_err(|e| format!("{name}: could not be read ({e})"))
-                .and_then(|bytes| {
-                    decode_text(&bytes)
-                        .map(|t| Arc::<str>::from(t.as_ref()))
-                        .map_err(|e| format!("{name}: {e}"))
-                });
-            match text {
-                Ok(text) => {
-                    let detected = affinity_engine::parse::detect_format(&text);
-                    let parsed = parse_ratings_with_report(&text);
-                    // The preview stays even when the detected format fails: correcting the
-                    // mapping is how the visitor fixes it.
-                    source.set(Some(Source {
-                        name: name.clone(),
-                        text,
-                        detected,
-                    }));
-                    format.set(detected);
-                    match parsed {
-                        Ok((ratings, report)) => accept(name, ratings, &report, Catalog::default()),
-                        Err(e) => state.fail(format!("{name}: {e}")),
-                    }
+            let result =
+                read_ratings(src.file.clone(), format, move |p| progress.set(Some(p))).await;
+            match result {
+                Err(ReadError::Superseded) => return,
+                Ok((ratings, report)) => {
+                    // Decoding the worker's answer was one task; building the dataset and
+                    // drawing it is the next.
+                    next_task().await;
+                    mapping_error.set(None);
+                    accept(src.name, ratings, &report, catalog);
                 }
-                Err(message) => {
-                    source.set(None);
-                    format.set(None);
-                    state.fail(message);
+                Err(ReadError::Failed(e)) => {
+                    on_error(state, mapping_error, format!("{}: {e}", src.name))
                 }
             }
             loading.set(false);
+            progress.set(None);
+        });
+    };
+
+    let load_file = move |file: web_sys::File| {
+        loading.set(true);
+        progress.set(None);
+        notice.set(None);
+        mapping_error.set(None);
+        spawn_local(async move {
+            let name = file.name();
+            let head = read_head(&file).await;
+            let detected = head.as_deref().and_then(detect_format);
+            // The preview stays even when the detected format fails: correcting the mapping
+            // is how the visitor fixes it.
+            let src = Source {
+                name: name.clone(),
+                file,
+                head: Arc::from(head.unwrap_or_default()),
+                detected,
+            };
+            source.set(Some(src.clone()));
+            format.set(detected);
+            read(src, None, Catalog::default(), |state, _, message| {
+                state.fail(message)
+            });
         });
     };
 
@@ -129,25 +151,27 @@ pub fn DataSection() -> impl IntoView {
         let Some(src) = source.get_untracked() else {
             return;
         };
-        match parse_ratings_with_format(&src.text, &next) {
-            Ok((ratings, report)) => {
-                mapping_error.set(None);
-                // Metadata joined to this file still applies: it is keyed by item id.
-                let catalog = state
-                    .dataset
-                    .with_untracked(|d| {
-                        d.as_ref()
-                            .filter(|d| d.name == src.name)
-                            .map(|d| d.catalog.clone())
-                    })
-                    .unwrap_or_default();
-                accept(src.name, ratings, &report, catalog);
-            }
-            Err(e) => mapping_error.set(Some(format!(
+        if let Err(e) = check_columns(&next.columns) {
+            mapping_error.set(Some(format!(
                 "{}: {e}. The summary below still shows the last mapping that worked.",
                 src.name
-            ))),
+            )));
+            return;
         }
+        // Metadata joined to this file still applies: it is keyed by item id.
+        let catalog = state
+            .dataset
+            .with_untracked(|d| {
+                d.as_ref()
+                    .filter(|d| d.name == src.name)
+                    .map(|d| d.catalog.clone())
+            })
+            .unwrap_or_default();
+        read(src, Some(next), catalog, |_, mapping_error, message| {
+            mapping_error.set(Some(format!(
+                "{message}. The summary below still shows the last mapping that worked."
+            )))
+        });
     };
 
     let on_pick = move |ev: leptos::ev::Event| {
@@ -207,6 +231,9 @@ pub fn DataSection() -> impl IntoView {
         });
     };
     let load_demo = move |_| {
+        stop_active();
+        loading.set(false);
+        progress.set(None);
         notice.set(None);
         mapping_error.set(None);
         source.set(None);
@@ -270,7 +297,15 @@ pub fn DataSection() -> impl IntoView {
                     "Titles and categories joined by item id: MovieLens movies.csv, movies.dat or u.item, or a CSV id,title,genres"
                 </span>
             </label>
-            <p class="status" hidden=move || !loading.get()>"Reading the file…"</p>
+            <div class="status" data-testid="read-status" hidden=move || !loading.get()>
+                <progress
+                    data-testid="read-progress"
+                    max="1"
+                    value=move || progress.get().map_or(0.0, |p| p.bytes_read / p.total_bytes.max(1.0))
+                    aria-label="Reading the file"
+                ></progress>
+                <span>{move || read_status(progress.get())}</span>
+            </div>
             <p class="hint" data-testid="data-notice" hidden=move || notice.with(Option::is_none)>
                 {move || notice.get().unwrap_or_default()}
             </p>
@@ -317,7 +352,7 @@ fn highest_column(c: &Columns) -> usize {
 /// keyboard focus while the table below it is redrawn.
 #[component]
 fn PreviewAndMapping(
-    source: RwSignal<Option<Source>>,
+    source: RwSignal<Option<Source>, LocalStorage>,
     format: RwSignal<Option<Format>>,
     mapping_error: RwSignal<Option<String>>,
     remap: impl Fn(Format) + Copy + Send + Sync + 'static,
@@ -327,7 +362,7 @@ fn PreviewAndMapping(
         let fmt = format.get()?;
         source.with(|s| {
             let s = s.as_ref()?;
-            let preview = preview(&s.text, Some(fmt), PREVIEW_ROWS)?;
+            let preview = preview(&s.head, Some(fmt), PREVIEW_ROWS)?;
             let n_columns = preview.n_columns.max(highest_column(&fmt.columns) + 1);
             let names = (0..n_columns)
                 .map(|c| match preview.header.as_ref().and_then(|h| h.get(c)) {
@@ -422,7 +457,7 @@ fn PreviewAndMapping(
             return;
         };
         let text = source
-            .with_untracked(|s| s.as_ref().map(|s| s.text.clone()))
+            .with_untracked(|s| s.as_ref().map(|s| s.head.clone()))
             .unwrap_or_else(|| Arc::from(""));
         let fields = first_line_fields(&text, delimiter).len();
         let columns = if highest_column(&fmt.columns) < fields {
@@ -640,6 +675,47 @@ fn DataCharts() -> impl IntoView {
             }
         })
     }
+}
+
+/// What the reading status says: the share of the file read and the ratings so far.
+fn read_status(progress: Option<ReadProgress>) -> String {
+    match progress {
+        None => "Reading the file…".to_owned(),
+        Some(p) => format!(
+            "Reading the file in the background: {:.0}% of {}, {} ratings so far…",
+            100.0 * p.bytes_read / p.total_bytes.max(1.0),
+            megabytes(p.total_bytes),
+            thousands(p.lines_read)
+        ),
+    }
+}
+
+fn megabytes(bytes: f64) -> String {
+    if bytes >= 1e6 {
+        format!("{:.1} MB", bytes / 1e6)
+    } else {
+        format!("{} KB", (bytes / 1e3).ceil())
+    }
+}
+
+/// The whole lines of the file's first [`HEAD_BYTES`], decoded for the preview; `None` when
+/// they are not text (the full read then says why).
+async fn read_head(file: &web_sys::File) -> Option<String> {
+    let blob = file.slice_with_f64_and_f64(0.0, HEAD_BYTES).ok()?;
+    let value = JsFuture::from(blob.array_buffer()).await.ok()?;
+    let bytes = js_sys::Uint8Array::new(&value).to_vec();
+    let whole = if (bytes.len() as f64) < HEAD_BYTES {
+        &bytes[..]
+    } else {
+        // Cut after the last line break, so no character or line is cut in two (a UTF-16
+        // file keeps an even length).
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(at) if bytes.starts_with(&[0xFF, 0xFE]) => &bytes[..(at + 2).min(bytes.len())],
+            Some(at) => &bytes[..=at],
+            None => &bytes[..],
+        }
+    };
+    decode_text(whole).ok().map(|t| t.into_owned())
 }
 
 async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {

@@ -21,6 +21,7 @@ use super::records::{
     human_bytes, interrupt_running, Body, DatasetEntry, Entry, ModelEntry, ModelScores, Pointer,
     RunEntry, RunStatus,
 };
+use crate::next_task::next_task;
 use crate::protocol::TrainOutcome;
 use crate::state::{AppState, Dataset, TrainStatus};
 
@@ -357,6 +358,8 @@ impl Library {
     }
 
     async fn save_dataset(&self, d: Arc<Dataset>, ptr: usize) {
+        // Encoding a large dataset takes a while: not in the task that showed it.
+        next_task().await;
         let id = new_id("dataset");
         let ratings = codec::encode_ratings(&d.ratings);
         let mut change = Change::new("save the dataset");

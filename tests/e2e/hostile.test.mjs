@@ -444,6 +444,24 @@ test('titles and ids from files are rendered as text, never as markup', { timeou
   });
 });
 
+/**
+ * Makes `worker` throw `message` on its next message (a job), as a panic or an out-of-memory
+ * error would: the exception escapes its message handler and fires `error` on the page's
+ * Worker object, and the pool must replace it. Resolves, once the trap is set, to
+ * `{ closed }`: a promise of the worker's end.
+ */
+async function throwOnNextMessage(worker, message) {
+  const closed = new Promise((resolve) => worker.once('close', resolve));
+  await worker.evaluate((text) => {
+    const original = self.onmessage;
+    self.onmessage = () => {
+      self.onmessage = original;
+      throw new Error(text);
+    };
+  }, message);
+  return { closed };
+}
+
 test('a worker that crashes during cross-validation is reported and replaced; the data stays and Train and Cancel still work', { timeout: TEST_TIMEOUT }, async (t) => {
   const FAULT = 'injected worker fault';
   await withApp(
@@ -468,18 +486,9 @@ test('a worker that crashes during cross-validation is reported and replaced; th
         return { done: /^Fit \d+ of \d+/.test(s), seen: JSON.stringify(s) };
       });
 
-      // Make one worker throw on its next message (a job), as a panic or an out-of-memory
-      // error would: the exception escapes its message handler and fires `error` on the
-      // page's Worker object. The pool must report the job as failed and replace the worker.
+      // The pool must report the victim's job as failed and replace the worker.
       const victim = page.workers()[0];
-      const closed = new Promise((resolve) => victim.once('close', resolve));
-      await victim.evaluate((message) => {
-        const original = self.onmessage;
-        self.onmessage = () => {
-          self.onmessage = original;
-          throw new Error(message);
-        };
-      }, FAULT);
+      const { closed } = await throwOnNextMessage(victim, FAULT);
       const shown = await wait('the crash to be reported', async () => {
         const text = await errorText(page);
         return { done: text.includes('worker crashed'), value: text, seen: JSON.stringify(text) };
@@ -558,6 +567,66 @@ test('a worker that crashes during cross-validation is reported and replaced; th
       await screenshot(page, 'worker-fault.png');
     },
     { expected: [/injected worker fault/] },
+  );
+});
+
+test('a worker that crashes in a fit shared by two workers ends that fit with a message; the next shared fit completes', { timeout: TEST_TIMEOUT }, async (t) => {
+  const FAULT = 'injected shared-fit fault';
+  await withApp(
+    t,
+    'shared-fit-fault',
+    async (app) => {
+      const { page, wait, rec, server } = app;
+      // Two workers whatever the machine reports: a model fit is then shared between them.
+      // (Leaving the first page only once its workers have loaded, so no fetch is cut off.)
+      await page.waitForLoadState('networkidle');
+      await page.goto(server.url('/?workers=2'), { waitUntil: 'load' });
+      await wait('the pool of two workers', async () => {
+        const n = page.workers().length;
+        return { done: n === 2, value: n, seen: `${n} workers` };
+      });
+      const data = plantedRatings({ seed: 29, nUsers: 800, nItems: 500, nRatings: 40_000, rank: 3 });
+      await upload(page, 'shared.csv', data.csv);
+      await wait('the ratings to load', async () => (await readSummary(page))?.Dataset === 'shared.csv');
+      await page.locator(sel('cv-enabled')).uncheck();
+      await page.locator(sel('param-rank')).fill('40');
+      await page.locator(sel('param-max-iter')).fill('200');
+      await page.locator(sel('train')).click();
+      await wait('the shared fit to be running', async () => {
+        const s = (await testIdText(page, 'train-status')) ?? '';
+        return { done: /^Fit 1 of 1: final fit/.test(s) && /left/.test(s), seen: JSON.stringify(s) };
+      });
+      const [first, second] = page.workers();
+      const { closed } = await throwOnNextMessage(second, FAULT);
+      const shown = await wait('the crash to be reported', async () => {
+        const text = await errorText(page);
+        return { done: text.includes('worker crashed'), value: text, seen: JSON.stringify(text) };
+      });
+      t.diagnostic(`reported: ${shown}`);
+      assert.match(shown, /^Training failed \(.+\): a training worker crashed \(.*injected shared-fit fault.*\); it was restarted\./);
+      await wait('the crashed worker to be terminated', () => closed.then(() => true), { timeout: 10_000 });
+      await wait('the pool to be back to two workers', async () => {
+        const n = page.workers().length;
+        return { done: n === 2 && !page.workers().includes(second), value: n, seen: `${n} workers` };
+      });
+      assert.ok(page.workers().includes(first), 'the worker that did not crash was kept');
+      assert.equal(await page.locator(sel('test-rmse')).count(), 0, 'no result from the failed fit');
+      assert.equal(await testIdText(page, 'train-status'), 'Ready to train.');
+
+      // The kept worker may still be finishing its half-step of the failed fit: the next
+      // shared fit must wait for it and still complete, with the same scores as always.
+      await page.locator(sel('param-max-iter')).fill('10');
+      await page.locator(sel('train')).click();
+      const rmse = await wait('the next shared fit to finish', async () => {
+        const text = await testIdText(page, 'test-rmse');
+        const err = await errorText(page);
+        if (err) throw new Error(`error after the crash: ${err}`);
+        return { done: text != null && numbersIn(text).some(Number.isFinite), value: text, seen: JSON.stringify(text) };
+      });
+      t.diagnostic(`after the crash: ${rmse}; ${rec.workers.length} workers started in all`);
+      assert.ok(numbersIn(rmse)[0] > 0 && numbersIn(rmse)[0] < 2, `test RMSE ${rmse}`);
+    },
+    { expected: [/injected shared-fit fault/] },
   );
 });
 

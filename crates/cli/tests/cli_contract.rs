@@ -1,38 +1,9 @@
 //! The `affinity` command's flags and JSON, which later tooling relies on.
 
-use std::fmt::Write as _;
-use std::process::Command;
-
 use serde_json::Value;
 
-fn affinity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// 60 users × 40 items from a planted rank-2 structure, every third cell observed.
-fn planted_csv() -> String {
-    let mut s = String::from("user,item,rating\n");
-    for u in 0..60 {
-        for i in 0..40 {
-            if (u + 2 * i) % 3 == 0 {
-                let a = 1.0 + (u % 5) as f64 * 0.2;
-                let b = 1.0 + (i % 4) as f64 * 0.25;
-                let c = 0.5 + (u % 3) as f64 * 0.3;
-                let d = 0.5 + (i % 7) as f64 * 0.1;
-                writeln!(s, "user{u},item{i},{:.3}", a * b + c * d).unwrap();
-            }
-        }
-    }
-    s
-}
+mod common;
+use common::{affinity, planted_csv};
 
 #[test]
 fn eval_with_a_split_prints_the_contracted_json() {

@@ -1,39 +1,16 @@
 //! `affinity cv`: its flags and JSON, which later tooling relies on.
 
-use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-fn affinity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::{affinity, planted_csv};
 
-/// 60 users × 40 items from a planted rank-2 structure, every third cell observed.
+/// The planted file of `common::planted_csv` written into `dir`; its path.
 fn write_planted(dir: &Path) -> String {
-    let mut s = String::from("user,item,rating\n");
-    for u in 0..60 {
-        for i in 0..40 {
-            if (u + 2 * i) % 3 == 0 {
-                let a = 1.0 + (u % 5) as f64 * 0.2;
-                let b = 1.0 + (i % 4) as f64 * 0.25;
-                let c = 0.5 + (u % 3) as f64 * 0.3;
-                let d = 0.5 + (i % 7) as f64 * 0.1;
-                writeln!(s, "user{u},item{i},{:.3}", a * b + c * d).unwrap();
-            }
-        }
-    }
     let path = dir.join("r.csv");
-    std::fs::write(&path, s).unwrap();
+    std::fs::write(&path, planted_csv()).unwrap();
     path.to_str().unwrap().to_owned()
 }
 

@@ -1,52 +1,9 @@
 //! `affinity fit` and `affinity recommend --model`, run through the real binary.
 
-use std::fmt::Write as _;
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use common::{affinity, fit, planted_csv, s};
 use serde_json::Value;
-
-fn affinity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// 60 users × 40 items from a planted rank-2 structure; user `u` rated item `i` when
-/// `(u + 2i) % 3 == 0`, so user0 rated the 14 items 0, 3, ..., 39.
-fn planted_csv() -> String {
-    let mut s = String::from("user,item,rating\n");
-    for u in 0..60 {
-        for i in 0..40 {
-            if (u + 2 * i) % 3 == 0 {
-                let a = 1.0 + (u % 5) as f64 * 0.2;
-                let b = 1.0 + (i % 4) as f64 * 0.25;
-                let c = 0.5 + (u % 3) as f64 * 0.3;
-                let d = 0.5 + (i % 7) as f64 * 0.1;
-                writeln!(s, "user{u},item{i},{:.3}", a * b + c * d).unwrap();
-            }
-        }
-    }
-    s
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn fit(ratings: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["fit", "--ratings", s(ratings), "--out", s(out), "--json"];
-    args.extend_from_slice(extra);
-    let (ok, stdout, err) = affinity(&args);
-    assert!(ok, "{err}");
-    serde_json::from_str(&stdout).unwrap()
-}
 
 #[test]
 fn a_saved_model_recommends_exactly_what_training_then_recommending_does() {

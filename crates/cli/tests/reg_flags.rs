@@ -2,50 +2,16 @@
 //! (`--reg-constant`, `--bias-reg`, `--reg-scaling`, `--confidence`), and `fit --split`
 //! trains on the same part `eval --ratings` does.
 
-use std::fmt::Write as _;
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
+use common::{affinity, fit, half_rated_csv, s};
 use serde_json::Value;
-
-fn affinity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_affinity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// 50 users × 30 items, rated when `(u + i) % 2 == 0`, from a planted rank-2 structure
-/// around a mean of about 3.
-fn ratings_csv() -> String {
-    let mut s = String::from("user,item,rating\n");
-    for u in 0..50 {
-        for i in 0..30 {
-            if (u + i) % 2 == 0 {
-                let y = 2.0 + 0.4 * (u % 5) as f64 + 0.3 * (i % 4) as f64 - 0.2 * (u % 3) as f64;
-                writeln!(s, "u{u},i{i},{y:.2}").unwrap();
-            }
-        }
-    }
-    s
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// Fits with `flags` into a JSON model file and returns the report and the model.
 fn fit_json(ratings: &Path, out: &Path, flags: &[&str]) -> (Value, Value) {
-    let mut args = vec!["fit", "--ratings", p(ratings), "--out", p(out), "--json"];
-    args.extend_from_slice(flags);
-    let (ok, stdout, err) = affinity(&args);
-    assert!(ok, "fit {flags:?}: {err}");
-    let report = serde_json::from_str(&stdout).unwrap();
+    let report = fit(ratings, out, flags);
     let model = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
     (report, model)
 }
@@ -73,7 +39,7 @@ fn max_bias(model: &Value) -> f64 {
 fn fit_applies_the_regularisation_flags() {
     let dir = tempfile::tempdir().unwrap();
     let ratings = dir.path().join("r.csv");
-    std::fs::write(&ratings, ratings_csv()).unwrap();
+    std::fs::write(&ratings, half_rated_csv()).unwrap();
     let out = dir.path().join("m.json");
     let base = ["--rank", "3", "--max-iter", "5"];
 
@@ -119,9 +85,9 @@ fn fit_applies_the_regularisation_flags() {
     let (ok, _, err) = affinity(&[
         "fit",
         "--ratings",
-        p(&ratings),
+        s(&ratings),
         "--out",
-        p(&out),
+        s(&out),
         "--reg-scaling",
         "sometimes",
     ]);
@@ -132,12 +98,12 @@ fn fit_applies_the_regularisation_flags() {
 fn recommend_from_ratings_applies_the_regularisation_flags() {
     let dir = tempfile::tempdir().unwrap();
     let ratings = dir.path().join("r.csv");
-    std::fs::write(&ratings, ratings_csv()).unwrap();
+    std::fs::write(&ratings, half_rated_csv()).unwrap();
     let top_scores = |flags: &[&str]| -> Vec<f64> {
         let mut args = vec![
             "recommend",
             "--ratings",
-            p(&ratings),
+            s(&ratings),
             "--user",
             "u0",
             "--rank",
@@ -170,7 +136,7 @@ fn recommend_from_ratings_applies_the_regularisation_flags() {
     let (ok, _, err) = affinity(&[
         "recommend",
         "--ratings",
-        p(&ratings),
+        s(&ratings),
         "--user",
         "u0",
         "--confidence",
@@ -185,7 +151,7 @@ fn recommend_from_ratings_applies_the_regularisation_flags() {
 fn fit_split_trains_on_evals_training_part_and_keeps_every_id() {
     let dir = tempfile::tempdir().unwrap();
     let ratings = dir.path().join("r.csv");
-    std::fs::write(&ratings, ratings_csv()).unwrap();
+    std::fs::write(&ratings, half_rated_csv()).unwrap();
     let out = dir.path().join("m.json");
     let (all, full_model) = fit_json(&ratings, &out, &["--rank", "2"]);
     let (part, model) = fit_json(
@@ -196,7 +162,7 @@ fn fit_split_trains_on_evals_training_part_and_keeps_every_id() {
     let (ok, stdout, err) = affinity(&[
         "eval",
         "--ratings",
-        p(&ratings),
+        s(&ratings),
         "--split",
         "0.6",
         "--seed",
@@ -223,9 +189,9 @@ fn fit_split_trains_on_evals_training_part_and_keeps_every_id() {
     let (ok, _, err) = affinity(&[
         "fit",
         "--ratings",
-        p(&ratings),
+        s(&ratings),
         "--out",
-        p(&out),
+        s(&out),
         "--split",
         "1.5",
     ]);

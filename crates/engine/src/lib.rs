@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model_io;
 pub mod parse;
 pub mod parse_options;
+pub mod parse_stream;
 pub mod ranking;
 pub mod ratings;
 pub mod serve;

@@ -5,13 +5,17 @@
 //! the text may start with a byte-order mark and end lines with CRLF; fields may be quoted;
 //! columns past user, item and rating are ignored; a (user, item) pair rated twice keeps its
 //! last rating, and [`ParseReport`] counts the ones dropped; anything else odd is a
-//! [`ParseError`] naming its line and column.
+//! [`ParseError`] naming its line and column. When a file has several faults, the one reported
+//! is the first in the file (an encoding fault at its byte, a bad record at its end).
+//!
+//! The reading itself is [`crate::parse_stream::RatingsStream`]'s, which takes a file in
+//! chunks; the functions here hand it the whole file at once.
 
-use std::borrow::Cow;
-
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ids::IdMap;
+use crate::parse_stream::RatingsStream;
 use crate::ratings::Ratings;
 
 /// Why a ratings file could not be read. Lines and columns count from 1; a column is a
@@ -107,7 +111,7 @@ pub enum ParseError {
 }
 
 /// How the fields of a line are separated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Delimiter {
     /// A single byte: `,` `\t` `;` or `|` (quoted fields allowed).
     Byte(u8),
@@ -118,7 +122,7 @@ pub enum Delimiter {
 }
 
 /// What [`detect_format`] found out about a file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Format {
     /// The field separator.
     pub delimiter: Delimiter,
@@ -129,7 +133,7 @@ pub struct Format {
 }
 
 /// Zero-based positions of the fields the engine reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Columns {
     /// The user id column.
     pub user: usize,
@@ -152,7 +156,7 @@ impl Columns {
 }
 
 /// What parsing a file did besides producing ratings, for the person who gave the file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseReport {
     /// The format detected.
     pub format: Format,
@@ -169,7 +173,7 @@ pub struct ParseReport {
 }
 
 /// A line that rates a (user, item) pair an earlier line already rated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DuplicateLine {
     /// The repeating line.
     pub line: u64,
@@ -200,9 +204,13 @@ pub fn parse_ratings_with_report(text: &str) -> Result<(Ratings, ParseReport), P
 }
 
 /// As [`parse_ratings_bytes`], with the [`ParseReport`].
+///
+/// The whole-file functions are [`RatingsStream`] fed one chunk, so a file read whole and a
+/// file read in pieces give the same result. When a file has several faults, the one
+/// reported is the first in the file: an encoding fault (invalid UTF-8, a NUL) at its byte,
+/// a fault of a record at the end of that record.
 pub fn parse_ratings_bytes_with_report(bytes: &[u8]) -> Result<(Ratings, ParseReport), ParseError> {
-    let text = decode(bytes)?;
-    parse_ratings_with_report(&text)
+    RatingsStream::read_all(None, bytes, IdMap::new(), IdMap::new())
 }
 
 /// Parses a ratings file whose ids are resolved against existing maps, so that the indices of
@@ -221,65 +229,7 @@ pub fn parse_ratings_with_maps_and_report(
     users: IdMap,
     items: IdMap,
 ) -> Result<(Ratings, ParseReport), ParseError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(at) = text.find('\0') {
-        let (line, column) = line_and_column(&text[..at]);
-        return Err(ParseError::BinaryData { line, column });
-    }
-    let format = detect_format(text).ok_or(ParseError::NoRatings)?;
-    let mut ratings = Ratings::with_maps(users, items);
-    // The line of every rating, to name the lines of a duplicate; u32 halves the memory and
-    // no text that fits in memory has more lines.
-    let mut lines: Vec<u32> = Vec::new();
-    let mut header_line = None;
-    let mut blank_lines = 0;
-    let mut sink = |line: u64, fields: &[&str]| -> Result<(), ParseError> {
-        if fields.iter().all(|f| f.trim().is_empty()) {
-            blank_lines += 1;
-            return Ok(());
-        }
-        if format.has_header && header_line.is_none() {
-            header_line = Some(line);
-            return Ok(());
-        }
-        push_record(&mut ratings, &format, line, fields)?;
-        lines.push(u32::try_from(line).unwrap_or(u32::MAX));
-        Ok(())
-    };
-    match format.delimiter {
-        Delimiter::Byte(b) => read_delimited(text, b, &mut sink, |line, message| {
-            ParseError::Malformed { line, message }
-        })?,
-        Delimiter::DoubleColon => read_lines(text, |l| l.split("::").collect(), &mut sink)?,
-        Delimiter::Whitespace => read_lines(text, |l| l.split_whitespace().collect(), &mut sink)?,
-    }
-    if let Delimiter::Byte(b) = format.delimiter {
-        // The CSV reader skips empty lines before the sink sees them.
-        blank_lines = count_blank_lines(text, b);
-    }
-    if ratings.is_empty() {
-        return Err(ParseError::NoRatings);
-    }
-    let lines_read = ratings.len();
-    let (ratings_kept, dups) = ratings.keep_last();
-    let first_duplicate = dups.first_repeat.map(|(earlier, later)| {
-        let (u, i) = (ratings.user_indices()[later], ratings.item_indices()[later]);
-        DuplicateLine {
-            line: lines[later].into(),
-            earlier_line: lines[earlier].into(),
-            user: ratings.users().id(u).to_owned(),
-            item: ratings.items().id(i).to_owned(),
-        }
-    });
-    let report = ParseReport {
-        format,
-        header_line,
-        lines_read,
-        duplicates: dups.superseded.len(),
-        first_duplicate,
-        blank_lines,
-    };
-    Ok((ratings_kept, report))
+    RatingsStream::read_all(None, text.as_bytes(), users, items)
 }
 
 /// Guesses the delimiter, the header and the column mapping from the first non-empty line.
@@ -293,9 +243,11 @@ pub fn detect_format(text: &str) -> Option<Format> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let split_with = |d: Delimiter| -> Vec<String> {
         match d {
-            Delimiter::DoubleColon => first.split("::").map(clean_field).collect(),
-            Delimiter::Whitespace => first.split_whitespace().map(clean_field).collect(),
             Delimiter::Byte(b) => split_quoted(first, b),
+            d => split_fields(first, d)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         }
     };
     let candidates = [
@@ -340,21 +292,31 @@ pub fn detect_format(text: &str) -> Option<Format> {
 
 /// The fields of one line split on `delimiter` as a CSV reader would, quotes removed.
 pub(crate) fn split_quoted(line: &str, delimiter: u8) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(line.as_bytes());
+    let mut reader = csv_reader(line, delimiter, csv::Trim::All);
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
-        Ok(true) => record.iter().map(clean_field).collect(),
-        _ => line.split(delimiter as char).map(clean_field).collect(),
+        Ok(true) => record.iter().map(|f| clean(f).to_owned()).collect(),
+        _ => line
+            .split(delimiter as char)
+            .map(|f| clean(f).to_owned())
+            .collect(),
     }
 }
 
-fn clean_field(f: &str) -> String {
-    f.trim().trim_matches('"').trim().to_owned()
+/// A line split on `::` or on runs of spaces (a byte delimiter splits on that byte, quotes
+/// not respected), each field trimmed and unquoted.
+pub(crate) fn split_fields(line: &str, delimiter: Delimiter) -> Vec<&str> {
+    let line = line.trim();
+    match delimiter {
+        Delimiter::DoubleColon => line.split("::").map(clean).collect(),
+        Delimiter::Whitespace => line.split_whitespace().map(clean).collect(),
+        Delimiter::Byte(b) => line.split(b as char).map(clean).collect(),
+    }
+}
+
+/// A field without the spaces and quotes around it.
+pub(crate) fn clean(f: &str) -> &str {
+    f.trim().trim_matches('"').trim()
 }
 
 /// Maps columns by their names (`userId`, `movieId`, `rating`, ...), falling back to the
@@ -381,7 +343,8 @@ fn columns_from_header(names: &[String]) -> Columns {
     }
 }
 
-fn push_record(
+/// Checks the fields of one rating line and appends the rating.
+pub(crate) fn push_record(
     ratings: &mut Ratings,
     format: &Format,
     line: u64,
@@ -448,13 +411,27 @@ pub(crate) fn read_delimited<E>(
     sink: &mut impl FnMut(u64, &[&str]) -> Result<(), E>,
     malformed: impl Fn(u64, String) -> E,
 ) -> Result<(), E> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut lines = LineCounter::new(text.as_bytes());
+    read_delimited_from(text, delimiter, 1, csv::Trim::All, sink, malformed)
+}
+
+/// As [`read_delimited`], for text that starts at line `first_line` of its file (a piece of
+/// a file cut where a record ends). With [`csv::Trim::None`] the fields keep their spaces:
+/// the reader trims by building a new record, a cost a caller that trims the fields it uses
+/// need not pay.
+pub(crate) fn read_delimited_from<E>(
+    text: &str,
+    delimiter: u8,
+    first_line: u64,
+    trim: csv::Trim,
+    sink: &mut impl FnMut(u64, &[&str]) -> Result<(), E>,
+    malformed: impl Fn(u64, String) -> E,
+) -> Result<(), E> {
+    let mut reader = csv_reader(text, delimiter, trim);
+    let mut lines = LineCounter {
+        text: text.as_bytes(),
+        pos: 0,
+        line: first_line,
+    };
     let mut record = csv::StringRecord::new();
     loop {
         let at = reader.position().byte();
@@ -462,8 +439,17 @@ pub(crate) fn read_delimited<E>(
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let at = record.position().map_or(at, csv::Position::byte);
-                let fields: Vec<&str> = record.iter().collect();
-                sink(lines.line_of_record_at(at), &fields)?;
+                let line = lines.line_of_record_at(at);
+                // Most records have a handful of fields: no allocation for those.
+                let mut few = [""; 8];
+                if record.len() <= few.len() {
+                    for (slot, field) in few.iter_mut().zip(record.iter()) {
+                        *slot = field;
+                    }
+                    sink(line, &few[..record.len()])?;
+                } else {
+                    sink(line, &record.iter().collect::<Vec<_>>())?;
+                }
             }
             Err(e) => {
                 let at = e.position().map_or(at, csv::Position::byte);
@@ -473,6 +459,17 @@ pub(crate) fn read_delimited<E>(
     }
 }
 
+/// A CSV reader of `text` as the ratings and metadata readers use it: no header row, any
+/// number of fields a record.
+fn csv_reader(text: &str, delimiter: u8, trim: csv::Trim) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .trim(trim)
+        .from_reader(text.as_bytes())
+}
+
 /// Line numbers of byte offsets visited in increasing order, in one pass over the text.
 struct LineCounter<'t> {
     text: &'t [u8],
@@ -480,37 +477,34 @@ struct LineCounter<'t> {
     line: u64,
 }
 
-impl<'t> LineCounter<'t> {
-    fn new(text: &'t [u8]) -> Self {
-        Self {
-            text,
-            pos: 0,
-            line: 1,
-        }
-    }
-
+impl LineCounter<'_> {
     /// The line of the first byte at or after `byte` that is not a line break: where a
     /// record that the reader began at `byte` really starts.
     fn line_of_record_at(&mut self, byte: u64) -> u64 {
         let mut start = usize::try_from(byte)
             .unwrap_or(usize::MAX)
             .clamp(self.pos, self.text.len());
+        if start == 0 && self.text.starts_with(b"\xEF\xBB\xBF") {
+            // The reader drops a byte-order mark at the start of its input.
+            start = 3;
+        }
         while let Some(b'\r' | b'\n') = self.text.get(start) {
             start += 1;
         }
-        let newlines = self.text[self.pos..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.line += newlines as u64;
+        self.line += count_newlines(&self.text[self.pos..start]);
         self.pos = start;
         self.line
     }
 }
 
+/// How many `\n` there are in `bytes`.
+pub(crate) fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 /// Lines holding nothing but spaces, quotes and `delimiter`s: the records a CSV reader skips
 /// or reads as empty fields.
-fn count_blank_lines(text: &str, delimiter: u8) -> usize {
+pub(crate) fn count_blank_lines(text: &str, delimiter: u8) -> usize {
     text.lines()
         .filter(|l| {
             l.bytes()
@@ -519,22 +513,56 @@ fn count_blank_lines(text: &str, delimiter: u8) -> usize {
         .count()
 }
 
-fn read_lines<'t>(
-    text: &'t str,
-    split: impl Fn(&'t str) -> Vec<&'t str>,
-    sink: &mut impl FnMut(u64, &[&str]) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
-    for (n, line) in text.lines().enumerate() {
-        sink(n as u64 + 1, &split(line.trim()))?;
-    }
-    Ok(())
-}
-
 /// The line and character column (from 1) of the position just after `before`.
 pub(crate) fn line_and_column(before: &str) -> (u64, usize) {
-    let line = before.matches('\n').count() as u64 + 1;
+    let line = count_newlines(before.as_bytes()) + 1;
     let start = before.rfind('\n').map_or(0, |p| p + 1);
     (line, before[start..].chars().count() + 1)
+}
+
+/// `bytes` as UTF-8 text, or else the text before the first byte that is not UTF-8, and
+/// that byte.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, (&str, u8)> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        // The prefix up to valid_up_to is valid UTF-8 by definition.
+        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        (before, bytes[at])
+    })
+}
+
+/// A byte that ends the text of a ratings file: one that is not UTF-8, or a NUL.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NotText {
+    /// A byte that is not UTF-8.
+    Utf8(u8),
+    /// A NUL character.
+    Nul,
+}
+
+impl NotText {
+    /// The text of `bytes` before the first byte that is not text, and that byte if any.
+    pub(crate) fn split(bytes: &[u8]) -> (&str, Option<NotText>) {
+        let (text, bad) = match utf8(bytes) {
+            Ok(text) => (text, None),
+            Err((before, byte)) => (before, Some(NotText::Utf8(byte))),
+        };
+        match text.find('\0') {
+            Some(at) => (&text[..at], Some(NotText::Nul)),
+            None => (text, bad),
+        }
+    }
+
+    /// The error for this byte, found just after `before`, text that starts at line
+    /// `first_line` of its file.
+    pub(crate) fn error(self, before: &str, first_line: u64) -> ParseError {
+        let (line, column) = line_and_column(before);
+        let line = first_line + line - 1;
+        match self {
+            NotText::Utf8(byte) => ParseError::InvalidUtf8 { line, column, byte },
+            NotText::Nul => ParseError::BinaryData { line, column },
+        }
+    }
 }
 
 /// Where UTF-16 text with a byte-order mark stopped being valid.
@@ -543,6 +571,15 @@ pub(crate) struct Utf16Error {
     pub line: u64,
     /// Character column of the bad unit.
     pub column: usize,
+}
+
+impl From<Utf16Error> for ParseError {
+    fn from(e: Utf16Error) -> Self {
+        ParseError::InvalidUtf16 {
+            line: e.line,
+            column: e.column,
+        }
+    }
 }
 
 /// Decodes UTF-16 when `bytes` start with its byte-order mark (`None` otherwise).
@@ -578,37 +615,12 @@ pub(crate) fn decode_utf16(bytes: &[u8]) -> Option<Result<String, Utf16Error>> {
     Some(Ok(out))
 }
 
-/// The text of a ratings file's bytes: UTF-16 with a byte-order mark, or else UTF-8 (its
-/// byte-order mark is removed later, with that of text handed in as `&str`).
-fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, ParseError> {
-    if let Some(utf16) = decode_utf16(bytes) {
-        return utf16.map(Cow::Owned).map_err(|e| ParseError::InvalidUtf16 {
-            line: e.line,
-            column: e.column,
-        });
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(Cow::Borrowed(text)),
-        Err(e) => {
-            let valid = &bytes[..e.valid_up_to()];
-            // The prefix up to valid_up_to is valid UTF-8 by definition.
-            let before = std::str::from_utf8(valid).unwrap_or_default();
-            let before = before.strip_prefix('\u{feff}').unwrap_or(before);
-            let (line, column) = line_and_column(before);
-            Err(ParseError::InvalidUtf8 {
-                line,
-                column,
-                byte: bytes[e.valid_up_to()],
-            })
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ids(r: &Ratings) -> Vec<(String, String, f32)> {
+    /// The ratings as (user id, item id, value), in table order.
+    pub(crate) fn ids(r: &Ratings) -> Vec<(String, String, f32)> {
         r.iter()
             .map(|x| {
                 (
@@ -638,6 +650,24 @@ mod tests {
             let r = parse_ratings(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             assert_eq!(ids(&r), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn quotes_around_fields_are_dropped_in_every_layout() {
+        // As the detection and the preview see the fields, and as a chosen format read them.
+        for text in [
+            "\"a\"::\"b\"::\"3\"\n",
+            "\"a\"  \"b\" \"3\"\n",
+            "\"a\",\"b\",\"3\"\n",
+        ] {
+            let r = parse_ratings(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(ids(&r), vec![("a".into(), "b".into(), 3.0)], "{text:?}");
+        }
+        let (_, report) = parse_ratings_with_report("1 2 3\n\"\" \"\"\n").unwrap();
+        assert_eq!(
+            report.blank_lines, 1,
+            "a line of empty quoted fields holds nothing"
+        );
     }
 
     #[test]

@@ -13,9 +13,10 @@ use thiserror::Error;
 
 use crate::ids::IdMap;
 use crate::parse::{
-    decode_utf16, detect_format, line_and_column, read_delimited, split_quoted, Columns, Delimiter,
-    DuplicateLine, Format, ParseError, ParseReport,
+    clean, decode_utf16, detect_format, read_delimited, split_fields, split_quoted, utf8, Columns,
+    Delimiter, Format, NotText, ParseError, ParseReport,
 };
+use crate::parse_stream::RatingsStream;
 use crate::ratings::Ratings;
 
 /// Why a file could not be read with the chosen format.
@@ -53,25 +54,12 @@ pub struct Preview {
 /// UTF-16 with a byte-order mark, else UTF-8 (a UTF-8 byte-order mark is removed).
 pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, ParseError> {
     if let Some(utf16) = decode_utf16(bytes) {
-        return utf16.map(Cow::Owned).map_err(|e| ParseError::InvalidUtf16 {
-            line: e.line,
-            column: e.column,
-        });
+        return Ok(Cow::Owned(utf16?));
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(Cow::Borrowed(text.strip_prefix('\u{feff}').unwrap_or(text))),
-        Err(e) => {
-            // The prefix up to valid_up_to is valid UTF-8 by definition.
-            let before = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
-            let before = before.strip_prefix('\u{feff}').unwrap_or(before);
-            let (line, column) = line_and_column(before);
-            Err(ParseError::InvalidUtf8 {
-                line,
-                column,
-                byte: bytes[e.valid_up_to()],
-            })
-        }
-    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    utf8(bytes)
+        .map(Cow::Borrowed)
+        .map_err(|(before, byte)| NotText::Utf8(byte).error(before, 1))
 }
 
 /// Checks that user, item and rating are three different columns.
@@ -120,8 +108,7 @@ pub fn preview(text: &str, format: Option<Format>, max_rows: usize) -> Option<Pr
         Delimiter::Byte(b) => {
             // The CSV reader handles quoted line breaks; stop it once enough rows are in.
             let mut sink = |_line: u64, fields: &[&str]| -> Result<(), ()> {
-                let fields = fields.iter().map(|f| clean(f)).collect();
-                if take(fields) {
+                if take(fields.iter().map(|f| clean(f).to_owned()).collect()) {
                     Ok(())
                 } else {
                     Err(())
@@ -132,7 +119,7 @@ pub fn preview(text: &str, format: Option<Format>, max_rows: usize) -> Option<Pr
         }
         Delimiter::DoubleColon | Delimiter::Whitespace => {
             for line in text.lines() {
-                if !take(split_line(line, format.delimiter)) {
+                if !take(owned(split_fields(line, format.delimiter))) {
                     break;
                 }
             }
@@ -164,8 +151,12 @@ pub fn first_line_fields(text: &str, delimiter: Delimiter) -> Vec<String> {
     };
     match delimiter {
         Delimiter::Byte(b) => split_quoted(first, b),
-        d => split_line(first, d),
+        d => owned(split_fields(first, d)),
     }
+}
+
+fn owned(fields: Vec<&str>) -> Vec<String> {
+    fields.into_iter().map(str::to_owned).collect()
 }
 
 /// Parses the raw bytes of a ratings file with `format` instead of the detected one.
@@ -173,8 +164,13 @@ pub fn parse_ratings_bytes_with_format(
     bytes: &[u8],
     format: &Format,
 ) -> Result<(Ratings, ParseReport), FormatError> {
-    let text = decode_text(bytes)?;
-    parse_ratings_with_format(&text, format)
+    check_columns(&format.columns)?;
+    Ok(RatingsStream::read_all(
+        Some(*format),
+        bytes,
+        IdMap::new(),
+        IdMap::new(),
+    )?)
 }
 
 /// Parses a whole ratings file with `format` instead of the detected one. As in
@@ -184,164 +180,14 @@ pub fn parse_ratings_with_format(
     text: &str,
     format: &Format,
 ) -> Result<(Ratings, ParseReport), FormatError> {
-    check_columns(&format.columns)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(at) = text.find('\0') {
-        let (line, column) = line_and_column(&text[..at]);
-        return Err(ParseError::BinaryData { line, column }.into());
-    }
-    let mut ratings = Ratings::with_maps(IdMap::new(), IdMap::new());
-    // The line of every rating, to name the lines of a duplicate.
-    let mut lines: Vec<u32> = Vec::new();
-    let mut header_line = None;
-    let mut blank_lines = 0;
-    let mut sink = |line: u64, fields: &[&str]| -> Result<(), ParseError> {
-        if fields.iter().all(|f| f.trim().is_empty()) {
-            blank_lines += 1;
-            return Ok(());
-        }
-        if format.has_header && header_line.is_none() {
-            header_line = Some(line);
-            return Ok(());
-        }
-        push_record(&mut ratings, format, line, fields)?;
-        lines.push(u32::try_from(line).unwrap_or(u32::MAX));
-        Ok(())
-    };
-    match format.delimiter {
-        Delimiter::Byte(b) => read_delimited(text, b, &mut sink, |line, message| {
-            ParseError::Malformed { line, message }
-        })?,
-        d => {
-            for (n, line) in text.lines().enumerate() {
-                let fields = split_line(line, d);
-                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-                sink(n as u64 + 1, &fields)?;
-            }
-        }
-    }
-    if let Delimiter::Byte(b) = format.delimiter {
-        // The CSV reader skips empty lines before the sink sees them.
-        blank_lines = text
-            .lines()
-            .filter(|l| {
-                l.bytes()
-                    .all(|c| c == b || c == b'"' || c.is_ascii_whitespace())
-            })
-            .count();
-    }
-    if ratings.is_empty() {
-        return Err(ParseError::NoRatings.into());
-    }
-    let lines_read = ratings.len();
-    let (kept, dups) = ratings.keep_last();
-    let first_duplicate = dups.first_repeat.map(|(earlier, later)| {
-        let (u, i) = (ratings.user_indices()[later], ratings.item_indices()[later]);
-        DuplicateLine {
-            line: lines[later].into(),
-            earlier_line: lines[earlier].into(),
-            user: ratings.users().id(u).to_owned(),
-            item: ratings.items().id(i).to_owned(),
-        }
-    });
-    Ok((
-        kept,
-        ParseReport {
-            format: *format,
-            header_line,
-            lines_read,
-            duplicates: dups.superseded.len(),
-            first_duplicate,
-            blank_lines,
-        },
-    ))
-}
-
-/// A line split on `::` or on runs of spaces (a byte delimiter splits on that byte).
-fn split_line(line: &str, delimiter: Delimiter) -> Vec<String> {
-    let line = line.trim();
-    match delimiter {
-        Delimiter::DoubleColon => line.split("::").map(clean).collect(),
-        Delimiter::Whitespace => line.split_whitespace().map(clean).collect(),
-        Delimiter::Byte(b) => line.split(b as char).map(clean).collect(),
-    }
-}
-
-fn clean(f: &str) -> String {
-    f.trim().trim_matches('"').trim().to_owned()
-}
-
-fn push_record(
-    ratings: &mut Ratings,
-    format: &Format,
-    line: u64,
-    fields: &[&str],
-) -> Result<(), ParseError> {
-    let c = &format.columns;
-    let needed = c.user.max(c.item).max(c.rating) + 1;
-    if fields.len() < needed {
-        return Err(ParseError::MissingFields {
-            line,
-            expected: needed,
-            found: fields.len(),
-        });
-    }
-    let user = fields[c.user].trim();
-    let item = fields[c.item].trim();
-    let raw = fields[c.rating].trim();
-    for (id, column, what) in [(user, c.user, "user"), (item, c.item, "item")] {
-        if id.is_empty() {
-            return Err(ParseError::EmptyId {
-                line,
-                column: column + 1,
-                what,
-            });
-        }
-    }
-    let value = parse_rating(raw, format.delimiter).ok_or_else(|| ParseError::BadRating {
-        line,
-        column: c.rating + 1,
-        value: raw.to_owned(),
-    })?;
-    if !value.is_finite() {
-        return Err(ParseError::NonFiniteRating {
-            line,
-            column: c.rating + 1,
-            value: raw.to_owned(),
-        });
-    }
-    ratings.push(user, item, value);
-    Ok(())
-}
-
-/// A rating as a number; in a `;`-separated file "3,5" is three and a half, as in
-/// [`crate::parse`].
-fn parse_rating(raw: &str, delimiter: Delimiter) -> Option<f32> {
-    if let Ok(v) = raw.parse() {
-        return Some(v);
-    }
-    if delimiter == Delimiter::Byte(b';') && raw.matches(',').count() == 1 && !raw.contains('.') {
-        return raw.replace(',', ".").parse().ok();
-    }
-    None
+    parse_ratings_bytes_with_format(text.as_bytes(), format)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::parse_ratings_with_report;
-
-    fn triples(r: &Ratings) -> Vec<(String, String, f32)> {
-        r.iter()
-            .map(|x| {
-                (
-                    r.users().id(x.user).to_owned(),
-                    r.items().id(x.item).to_owned(),
-                    x.value,
-                )
-            })
-            .collect()
-    }
+    use crate::parse::tests::ids as triples;
 
     fn format(
         delimiter: Delimiter,

@@ -39,6 +39,29 @@ impl Ratings {
         }
     }
 
+    /// A table from its three columns, taken as they are (no copy); `None` when the columns
+    /// differ in length or an index is outside its map.
+    pub fn from_columns(
+        users: IdMap,
+        items: IdMap,
+        user_idx: Vec<u32>,
+        item_idx: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Option<Self> {
+        let (n_users, n_items) = (users.len(), items.len());
+        let fits = user_idx.len() == item_idx.len()
+            && user_idx.len() == values.len()
+            && user_idx.iter().all(|&u| (u as usize) < n_users)
+            && item_idx.iter().all(|&i| (i as usize) < n_items);
+        fits.then_some(Self {
+            users,
+            items,
+            user_idx,
+            item_idx,
+            values,
+        })
+    }
+
     /// Appends a rating given by external ids.
     pub fn push(&mut self, user: &str, item: &str, value: f32) {
         let u = self.users.intern(user);
@@ -287,5 +310,26 @@ mod tests {
         let (same, none) = kept.keep_last();
         assert_eq!(same.values(), kept.values());
         assert_eq!(none, Duplicates::default());
+    }
+
+    #[test]
+    fn from_columns_checks_lengths_and_indices() {
+        let ids = |n: usize| IdMap::from((0..n).map(|k| format!("id{k}")).collect::<Vec<_>>());
+        let r = Ratings::from_columns(ids(2), ids(3), vec![0, 1], vec![2, 0], vec![4.0, 5.0])
+            .expect("valid columns");
+        assert_eq!(
+            r.iter()
+                .map(|x| (x.user, x.item, x.value))
+                .collect::<Vec<_>>(),
+            vec![(0, 2, 4.0), (1, 0, 5.0)]
+        );
+        assert_eq!(r.users().id(1), "id1");
+        assert!(
+            Ratings::from_columns(ids(2), ids(3), vec![0, 2], vec![0, 0], vec![1.0, 1.0]).is_none()
+        );
+        assert!(Ratings::from_columns(ids(2), ids(3), vec![0], vec![3], vec![1.0]).is_none());
+        assert!(
+            Ratings::from_columns(ids(2), ids(3), vec![0, 1], vec![0], vec![1.0, 1.0]).is_none()
+        );
     }
 }

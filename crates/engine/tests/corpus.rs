@@ -9,6 +9,9 @@ use affinity_engine::parse::{
 };
 use affinity_engine::Ratings;
 
+mod common;
+use common::{noise, HOSTILE_ERRORS, HOSTILE_LOADED, HOSTILE_PNG};
+
 /// The ratings as (user id, item id, value), in table order.
 fn triples(r: &Ratings) -> Vec<(String, String, f32)> {
     r.iter()
@@ -290,18 +293,6 @@ fn long_unicode_and_numeric_looking_ids() {
     assert_eq!(r.n_items(), 5);
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so the test needs no RNG crate.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn binary_files() {
     for seed in 1..50 {
@@ -470,66 +461,12 @@ fn fuzz_regression_unfitted_row_with_non_zero_factors() {
 /// in seconds natively rather than minutes later in the browser.
 #[test]
 fn the_browser_hostile_files_get_these_messages() {
-    let no_ratings = "the file holds no ratings (it is empty, or has only a header line)";
-    let cases: [(&str, &[u8], &str); 12] = [
-        ("empty.csv", b"", no_ratings),
-        ("blank-lines.csv", b"\n\n  \n", no_ratings),
-        (
-            "header-only.csv",
-            b"userId,movieId,rating,timestamp\n",
-            no_ratings,
-        ),
-        ("bom-only.csv", "\u{feff}".as_bytes(), no_ratings),
-        (
-            "missing-columns.csv",
-            b"user,item,rating\n1,2,5\n1,3\n",
-            "line 3: expected at least 3 fields (user, item, rating), found 2",
-        ),
-        (
-            "nan.csv",
-            b"user,item,rating\n1,2,5\n1,3,NaN\n",
-            "line 3, column 3: rating \"NaN\" is not a finite number",
-        ),
-        (
-            "inf.csv",
-            b"1,2,5\n1,3,-inf\n",
-            "line 2, column 3: rating \"-inf\" is not a finite number",
-        ),
-        (
-            "huge.csv",
-            b"1,2,5\n1,3,1e40\n",
-            "line 2, column 3: rating \"1e40\" is not a finite number",
-        ),
-        (
-            "words.csv",
-            b"user,item,rating\n1,2,five\n",
-            "line 2, column 3: rating \"five\" is not a number",
-        ),
-        (
-            "empty-id.csv",
-            b"user,item,rating\n1,,5\n",
-            "line 2, column 2: the item id is empty",
-        ),
-        (
-            "latin1.csv",
-            b"user,item,rating\nren\xe9,x,5\n",
-            "line 2, column 4: byte 0xE9 is not valid UTF-8 \
-             (the file may be Latin-1 or Windows-1252: save it as UTF-8)",
-        ),
-        (
-            "archive.zip",
-            b"PK\x03\x04\x14\0\0\0\0\0\0\0",
-            "line 1, column 6: a NUL byte: this looks like a binary file, \
-             not a text ratings file",
-        ),
-    ];
-    for (name, bytes, message) in cases {
+    for (name, bytes, message) in HOSTILE_ERRORS {
         let err = parse_ratings_bytes(bytes).unwrap_err();
         assert_eq!(err.to_string(), message, "{name}");
     }
-    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
     assert_eq!(
-        parse_ratings_bytes(png).unwrap_err(),
+        parse_ratings_bytes(HOSTILE_PNG).unwrap_err(),
         ParseError::InvalidUtf8 {
             line: 1,
             column: 1,
@@ -538,86 +475,7 @@ fn the_browser_hostile_files_get_these_messages() {
     );
 
     // The files the page loads: counts and scale as its summary shows them.
-    /// (name, bytes, ratings, users, items, min rating, max rating).
-    type Loaded = (&'static str, &'static [u8], usize, usize, usize, f32, f32);
-    let loaded: [Loaded; 8] = [
-        (
-            "bom-crlf.csv",
-            "\u{feff}ann,dune,5\r\nann,heat,3\r\n\r\nbob,dune,4\r\n".as_bytes(),
-            3,
-            2,
-            2,
-            3.0,
-            5.0,
-        ),
-        (
-            "quoted-commas.csv",
-            b"user,item,rating\n\"Smith, J\",\"Dune, Part One\",5\n\"Smith, J\",Heat,4\nbob,\"Dune, Part One\",\"3\"\n",
-            3,
-            2,
-            2,
-            3.0,
-            5.0,
-        ),
-        (
-            "extra-columns.tsv",
-            b"196\t242\t3\t881250949\textra\n186\t302\t3\t891717742\textra\n",
-            2,
-            2,
-            2,
-            3.0,
-            3.0,
-        ),
-        (
-            "out-of-scale.csv",
-            b"user,item,rating\na,x,-3\nb,y,10\nc,z,0.5\n",
-            3,
-            3,
-            3,
-            -3.0,
-            10.0,
-        ),
-        (
-            "comma-decimal.csv",
-            b"user;item;rating\na;x;3,5\nb;x;4,5\n",
-            2,
-            2,
-            1,
-            3.5,
-            4.5,
-        ),
-        (
-            "duplicates.csv",
-            b"user,item,rating\n1,a,5\n1,a,2\n2,b,3\n",
-            2,
-            2,
-            2,
-            2.0,
-            3.0,
-        ),
-        (
-            "unicode-ids.csv",
-            "user,item,rating\n🦀,曲🎵,5\n🦀,Ünïcødé,3\nZoë,曲🎵,4\n007,7,1\n7,7.0,2\n".as_bytes(),
-            5,
-            4,
-            4,
-            1.0,
-            5.0,
-        ),
-        (
-            "utf16.csv",
-            &[
-                0xff, 0xfe, b'u', 0, b',', 0, b'i', 0, b',', 0, b'r', 0, b'\n', 0, b'z', 0, b',',
-                0, b'x', 0, b',', 0, b'4', 0, b'\n', 0,
-            ],
-            1,
-            1,
-            1,
-            4.0,
-            4.0,
-        ),
-    ];
-    for (name, bytes, n, users, items, min, max) in loaded {
+    for (name, bytes, n, users, items, min, max) in HOSTILE_LOADED {
         let (r, _) =
             parse_ratings_bytes_with_report(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let s = r.summary();

@@ -7,22 +7,10 @@ use affinity_engine::metadata::parse_metadata;
 use affinity_engine::parse::{
     parse_ratings, parse_ratings_bytes, parse_ratings_bytes_with_report, parse_ratings_with_report,
 };
-use affinity_engine::Ratings;
 use proptest::prelude::*;
 
-/// The ratings as (user id, item id, value bits), in table order; bits so that -0 and 0
-/// differ and the comparison is exact.
-fn triples(r: &Ratings) -> Vec<(String, String, u32)> {
-    r.iter()
-        .map(|x| {
-            (
-                r.users().id(x.user).to_owned(),
-                r.items().id(x.item).to_owned(),
-                x.value.to_bits(),
-            )
-        })
-        .collect()
-}
+mod common;
+use common::{any_id, csv_field, finite_rating, plain_id, triples};
 
 /// What "the last rating of a pair wins" leaves of `rows`: each pair once, at the place of
 /// its last occurrence, with its last value.
@@ -36,36 +24,6 @@ fn keep_last(rows: &[(String, String, f32)]) -> Vec<(String, String, u32)> {
         .filter(|(k, (u, i, _))| last[&(u.clone(), i.clone())] == *k)
         .map(|(_, (u, i, v))| (u.clone(), i.clone(), v.to_bits()))
         .collect()
-}
-
-/// A CSV field, quoted when it must be.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-/// Any printable id: no control characters and no spaces at either end (ids are trimmed).
-fn any_id() -> impl Strategy<Value = String> {
-    "\\PC{1,12}".prop_filter_map("ids are trimmed and non-empty", |s| {
-        let t = s.trim();
-        (!t.is_empty()).then(|| t.to_owned())
-    })
-}
-
-/// An id safe in every layout, including `::` and whitespace-separated ones; a small
-/// alphabet so that pairs repeat and the duplicate rule is exercised.
-fn plain_id() -> impl Strategy<Value = String> {
-    "[a-c0-9é🎬_-]{1,3}"
-}
-
-fn finite_rating() -> impl Strategy<Value = f32> {
-    prop_oneof![
-        (-10i32..=10).prop_map(|v| v as f32 / 2.0),
-        any::<f32>().prop_filter("finite", |v| v.is_finite()),
-    ]
 }
 
 proptest! {

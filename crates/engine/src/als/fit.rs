@@ -97,62 +97,8 @@ fn fit_inner(
     let rank = params.rank;
     let by_user = RatingRows::by_user(ratings);
     let by_item = RatingRows::by_item(ratings);
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let user_fitted: Vec<bool> = (0..ratings.n_users())
-        .map(|u| !by_user.row(u).0.is_empty())
-        .collect();
-    let item_fitted: Vec<bool> = (0..ratings.n_items())
-        .map(|i| !by_item.row(i).0.is_empty())
-        .collect();
-    let mut user_factors = unit_gaussian_rows(&mut rng, ratings.n_users(), rank);
-    let mut item_factors = unit_gaussian_rows(&mut rng, ratings.n_items(), rank);
-    // Rows without ratings have no factors (Spark has no entry for them); zero them so that
-    // they add nothing to implicit feedback's YᵀY.
-    zero_unfitted(&mut user_factors, &user_fitted, rank);
-    zero_unfitted(&mut item_factors, &item_fitted, rank);
-    let (global_mean, user_biases, item_biases) = if params.biases {
-        // Over finite ratings only: one NaN must cost its own row, not every prediction.
-        let (sum, n) = ratings
-            .values()
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((0.0f64, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
-        let mean = sum / n.max(1) as f64;
-        (
-            mean as f32,
-            vec![0.0; ratings.n_users()],
-            vec![0.0; ratings.n_items()],
-        )
-    } else {
-        (0.0, vec![], vec![])
-    };
-    let mut model = AlsModel {
-        rank,
-        user_factors,
-        item_factors,
-        user_fitted,
-        item_fitted,
-        global_mean,
-        user_biases,
-        item_biases,
-    };
-    let step = HalfStep {
-        rank,
-        reg_param: params.reg_param,
-        reg_scaling: params.reg_scaling,
-        reg_constant: params.reg_constant,
-        bias_reg: params.bias_reg.filter(|_| params.biases),
-        feedback: if params.implicit_prefs {
-            Feedback::Implicit {
-                alpha: params.alpha,
-                confidence: params.confidence,
-            }
-        } else {
-            Feedback::Explicit
-        },
-        nonnegative: params.nonnegative,
-        solver: params.solver,
-    };
+    let mut model = initial_model(ratings, params, &by_user, &by_item);
+    let step = half_step_options(params);
     let mut ws = vec![Workspace::new(rank + usize::from(params.biases)); threads.max(1)];
     for iteration in 1..=params.max_iter {
         let m = &mut model;
@@ -198,6 +144,77 @@ fn fit_inner(
     Ok(model)
 }
 
+/// The model before the first iteration: unit-norm Gaussian rows from `params.seed` (users
+/// first, then items), zero for rows without ratings, biases zero around the mean rating.
+pub(super) fn initial_model(
+    ratings: &Ratings,
+    params: &ValidAlsParams,
+    by_user: &RatingRows,
+    by_item: &RatingRows,
+) -> AlsModel {
+    let rank = params.rank;
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let user_fitted: Vec<bool> = (0..ratings.n_users())
+        .map(|u| !by_user.row(u).0.is_empty())
+        .collect();
+    let item_fitted: Vec<bool> = (0..ratings.n_items())
+        .map(|i| !by_item.row(i).0.is_empty())
+        .collect();
+    let mut user_factors = unit_gaussian_rows(&mut rng, ratings.n_users(), rank);
+    let mut item_factors = unit_gaussian_rows(&mut rng, ratings.n_items(), rank);
+    // Rows without ratings have no factors (Spark has no entry for them); zero them so that
+    // they add nothing to implicit feedback's YᵀY.
+    zero_unfitted(&mut user_factors, &user_fitted, rank);
+    zero_unfitted(&mut item_factors, &item_fitted, rank);
+    let (global_mean, user_biases, item_biases) = if params.biases {
+        // Over finite ratings only: one NaN must cost its own row, not every prediction.
+        let (sum, n) = ratings
+            .values()
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
+        let mean = sum / n.max(1) as f64;
+        (
+            mean as f32,
+            vec![0.0; ratings.n_users()],
+            vec![0.0; ratings.n_items()],
+        )
+    } else {
+        (0.0, vec![], vec![])
+    };
+    AlsModel {
+        rank,
+        user_factors,
+        item_factors,
+        user_fitted,
+        item_fitted,
+        global_mean,
+        user_biases,
+        item_biases,
+    }
+}
+
+/// The options of every half-step of a fit.
+pub(super) fn half_step_options(params: &ValidAlsParams) -> HalfStep {
+    HalfStep {
+        rank: params.rank,
+        reg_param: params.reg_param,
+        reg_scaling: params.reg_scaling,
+        reg_constant: params.reg_constant,
+        bias_reg: params.bias_reg.filter(|_| params.biases),
+        feedback: if params.implicit_prefs {
+            Feedback::Implicit {
+                alpha: params.alpha,
+                confidence: params.confidence,
+            }
+        } else {
+            Feedback::Explicit
+        },
+        nonnegative: params.nonnegative,
+        solver: params.solver,
+    }
+}
+
 fn zero_unfitted(factors: &mut [f32], fitted: &[bool], rank: usize) {
     for (row, &ok) in factors.chunks_exact_mut(rank).zip(fitted) {
         if !ok {
@@ -222,11 +239,27 @@ fn unit_gaussian_rows(rng: &mut ChaCha8Rng, n_rows: usize, rank: usize) -> Vec<f
 }
 
 fn train_rmse(model: &AlsModel, ratings: &Ratings, implicit: bool) -> f64 {
+    let (sum, n) = squared_errors(
+        model,
+        implicit,
+        ratings.iter().map(|r| (r.user, r.item, r.value)),
+    );
+    rmse(sum, n)
+}
+
+/// The sum of squared training errors over `ratings` (user, item, rating) and how many
+/// ratings the model predicts; with implicit feedback the targets are the preferences (1 for
+/// a positive rating, else 0).
+pub(super) fn squared_errors(
+    model: &AlsModel,
+    implicit: bool,
+    ratings: impl Iterator<Item = (u32, u32, f32)>,
+) -> (f64, usize) {
     let (mut sum, mut n) = (0.0f64, 0usize);
-    for r in ratings.iter() {
-        if let Some(p) = model.predict(r.user, r.item) {
-            let target = match (implicit, r.value > 0.0) {
-                (false, _) => r.value,
+    for (user, item, value) in ratings {
+        if let Some(p) = model.predict(user, item) {
+            let target = match (implicit, value > 0.0) {
+                (false, _) => value,
                 (true, true) => 1.0,
                 (true, false) => 0.0,
             };
@@ -234,6 +267,11 @@ fn train_rmse(model: &AlsModel, ratings: &Ratings, implicit: bool) -> f64 {
             n += 1;
         }
     }
+    (sum, n)
+}
+
+/// The root mean of `n` squared errors summing to `sum`; NaN for none.
+pub fn rmse(sum: f64, n: usize) -> f64 {
     if n == 0 {
         f64::NAN
     } else {

@@ -15,10 +15,11 @@ mod fit;
 mod model;
 mod params;
 mod rows;
+mod shared;
 mod solve;
 
 pub use fit::{
-    fit, fit_on_threads, fit_with_progress, fit_with_progress_on_threads, Cancelled,
+    fit, fit_on_threads, fit_with_progress, fit_with_progress_on_threads, rmse, Cancelled,
     IterationReport,
 };
 pub use model::{AlsModel, Biases, ModelPartsError};
@@ -27,4 +28,5 @@ pub use params::{
     MAX_RANK,
 };
 pub use rows::RatingRows;
+pub use shared::{FitShare, ShareError, Side, SideRows};
 pub use solve::solve_side;

@@ -6,6 +6,7 @@ use super::dense::{
 };
 use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
+use std::ops::Range;
 
 /// How ratings enter the least-squares problem.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -209,68 +210,24 @@ pub(super) fn half_step(
     workspaces: &mut [Workspace],
 ) {
     let rank = step.rank;
-    let d = rank + usize::from(fixed.biases.is_some());
-    debug_assert!(workspaces.iter().all(|ws| ws.d == d));
     debug_assert_eq!(fixed.biases.is_some(), solved.biases.is_some());
     debug_assert_eq!(solved.factors.len(), rows.n_rows() * rank);
-    // The fixed side as f32 rows of `dp` values (bias column 1, then zeros) for the Gram
-    // kernel, which reads them in place: built once here rather than per rating.
-    let dp = padded(d);
-    let mut rows_dp = vec![];
-    if step.solver == Solver::Cholesky {
-        rows_dp = vec![0f32; fixed.factors.len() / rank * dp];
-        for (x, f) in rows_dp
-            .chunks_exact_mut(dp)
-            .zip(fixed.factors.chunks_exact(rank))
-        {
-            x[..rank].copy_from_slice(f);
-            if d > rank {
-                x[rank] = 1.0;
-            }
-        }
-    }
-    let cols_of = Columns {
-        rank,
-        d,
-        dp,
-        factors: fixed.factors,
-        padded: &rows_dp,
-        biases: fixed.biases,
-    };
     let Some((first, others)) = workspaces.split_first_mut() else {
         panic!("half_step needs at least one workspace");
     };
-    if let Feedback::Implicit { .. } = step.feedback {
-        // YᵀY over every fixed row, once per half-step (rows without ratings are zero).
-        first.yty.fill(0.0);
-        for c in 0..fixed.factors.len() / rank {
-            cols_of.load(c, &mut first.xa);
-            add_outer(&mut first.yty, d, &first.xa, 1.0);
-        }
-        for ws in others.iter_mut() {
-            ws.yty.copy_from_slice(&first.yty);
-        }
+    let rows_dp = prepare(step, fixed, first);
+    let cols_of = columns(step, fixed, &rows_dp);
+    for ws in others.iter_mut() {
+        ws.yty.copy_from_slice(&first.yty);
     }
-    // Work per row: its Gram matrix and its factorisation.
-    let row_cost = |r: usize| (rows.row(r).0.len() * dp * dp / 2 + d * d * d / 6) as f64;
-    let total: f64 = (0..rows.n_rows()).map(row_cost).sum();
     let n_threads = (1 + others.len())
-        .min((total / MIN_WORK_PER_THREAD) as usize)
+        .min((total_work(step, fixed, rows) / MIN_WORK_PER_THREAD) as usize)
         .max(1);
     if n_threads == 1 {
         solve_rows(step, &cols_of, rows, 0, solved, first);
         return;
     }
-    // Contiguous runs of rows of about total / n_threads work each.
-    let mut ends = Vec::with_capacity(n_threads);
-    let mut acc = 0.0;
-    for r in 0..rows.n_rows() {
-        acc += row_cost(r);
-        if acc >= total * (ends.len() + 1) as f64 / n_threads as f64 && ends.len() + 1 < n_threads {
-            ends.push(r + 1);
-        }
-    }
-    ends.push(rows.n_rows());
+    let ends = split_by_work(step, fixed.biases.is_some(), rows, n_threads);
     let cols_of = &cols_of;
     std::thread::scope(|scope| {
         let mut rest = solved;
@@ -289,6 +246,104 @@ pub(super) fn half_step(
         }
         solve_rows(step, cols_of, rows, mine.0, mine.1, my_ws);
     });
+}
+
+/// The rows `range` of a half-step on one workspace: the share of one of several processes
+/// that split a half-step between them (web workers, which share no memory). Each row's
+/// result is the one [`half_step`] gives it, bit for bit. `solved` covers exactly `range`.
+pub(super) fn half_step_rows(
+    step: &HalfStep,
+    rows: &RatingRows,
+    fixed: &Fixed,
+    range: Range<usize>,
+    solved: Solved,
+    ws: &mut Workspace,
+) {
+    debug_assert_eq!(solved.factors.len(), range.len() * step.rank);
+    let rows_dp = prepare(step, fixed, ws);
+    let cols_of = columns(step, fixed, &rows_dp);
+    solve_rows(step, &cols_of, rows, range.start, solved, ws);
+}
+
+/// What every row of a half-step shares, computed once: the fixed side as `f32` rows of
+/// `dp` values (bias column 1, then zeros) for the Gram kernel, which reads them in place
+/// (returned; empty for the conjugate-gradient solver), and for implicit feedback `YᵀY` over
+/// every fixed row (into `ws.yty`; rows without ratings are zero).
+fn prepare(step: &HalfStep, fixed: &Fixed, ws: &mut Workspace) -> Vec<f32> {
+    let rank = step.rank;
+    let d = rank + usize::from(fixed.biases.is_some());
+    debug_assert_eq!(ws.d, d);
+    let dp = padded(d);
+    let mut rows_dp = vec![];
+    if step.solver == Solver::Cholesky {
+        rows_dp = vec![0f32; fixed.factors.len() / rank * dp];
+        for (x, f) in rows_dp
+            .chunks_exact_mut(dp)
+            .zip(fixed.factors.chunks_exact(rank))
+        {
+            x[..rank].copy_from_slice(f);
+            if d > rank {
+                x[rank] = 1.0;
+            }
+        }
+    }
+    if let Feedback::Implicit { .. } = step.feedback {
+        let cols_of = columns(step, fixed, &rows_dp);
+        ws.yty.fill(0.0);
+        for c in 0..fixed.factors.len() / rank {
+            cols_of.load(c, &mut ws.xa);
+            add_outer(&mut ws.yty, d, &ws.xa, 1.0);
+        }
+    }
+    rows_dp
+}
+
+fn columns<'a>(step: &HalfStep, fixed: &Fixed<'a>, rows_dp: &'a [f32]) -> Columns<'a> {
+    let d = step.rank + usize::from(fixed.biases.is_some());
+    Columns {
+        rank: step.rank,
+        d,
+        dp: padded(d),
+        factors: fixed.factors,
+        padded: rows_dp,
+        biases: fixed.biases,
+    }
+}
+
+/// Estimated multiply-adds of row `r`: its Gram matrix and its factorisation.
+fn row_cost(d: usize, rows: &RatingRows, r: usize) -> f64 {
+    let dp = padded(d);
+    (rows.row(r).0.len() * dp * dp / 2 + d * d * d / 6) as f64
+}
+
+fn total_work(step: &HalfStep, fixed: &Fixed, rows: &RatingRows) -> f64 {
+    let d = step.rank + usize::from(fixed.biases.is_some());
+    (0..rows.n_rows()).map(|r| row_cost(d, rows, r)).sum()
+}
+
+/// The ends of `parts` contiguous runs of rows of about equal work (the last is
+/// `rows.n_rows()`; a run may be empty when a few rows hold most of the work).
+pub(super) fn split_by_work(
+    step: &HalfStep,
+    biases: bool,
+    rows: &RatingRows,
+    parts: usize,
+) -> Vec<usize> {
+    let d = step.rank + usize::from(biases);
+    let parts = parts.max(1);
+    let total: f64 = (0..rows.n_rows()).map(|r| row_cost(d, rows, r)).sum();
+    let mut ends = Vec::with_capacity(parts);
+    let mut acc = 0.0;
+    for r in 0..rows.n_rows() {
+        acc += row_cost(d, rows, r);
+        if acc >= total * (ends.len() + 1) as f64 / parts as f64 && ends.len() + 1 < parts {
+            ends.push(r + 1);
+        }
+    }
+    while ends.len() < parts {
+        ends.push(rows.n_rows());
+    }
+    ends
 }
 
 impl<'a> Solved<'a> {
