@@ -29,6 +29,11 @@ pub(crate) const LOADER: &str = "./worker-loader.js";
 /// Most workers the pool starts, however many cores the browser reports.
 const MAX_WORKERS: usize = 8;
 
+/// Starts in a row a worker may fail (crash before it is ready) before its place is given
+/// up: a worker that cannot load (a file missing from the site, a browser without wasm) would
+/// otherwise be restarted for ever.
+const MAX_FAILED_STARTS: u32 = 3;
+
 /// How many workers to start: `N` when the page's address has `?workers=N` (benchmarks use it
 /// to compare one worker with two on the same machine), else one per core the browser
 /// reports; always between 1 and [`MAX_WORKERS`].
@@ -105,6 +110,10 @@ struct Slot {
     ready: bool,
     data_id: Option<u64>,
     busy: Option<u64>,
+    /// Workers in this place that crashed before they were ready, in a row.
+    failed_starts: u32,
+    /// No worker is started in this place any more (see [`MAX_FAILED_STARTS`]).
+    given_up: bool,
 }
 
 struct Inner {
@@ -144,7 +153,7 @@ impl Pool {
             })),
         };
         for index in 0..size {
-            let slot = pool.spawn(index, 0)?;
+            let slot = pool.spawn(index, 0, 0)?;
             pool.inner.borrow_mut().slots.push(slot);
         }
         Ok(pool)
@@ -164,6 +173,7 @@ impl Pool {
     /// Queues jobs; idle workers take them in order.
     pub fn submit(&self, jobs: impl IntoIterator<Item = FitJob>) {
         self.inner.borrow_mut().queue.extend(jobs);
+        self.fail_if_no_worker("every worker failed to start");
         self.pump();
     }
 
@@ -183,7 +193,7 @@ impl Pool {
         }
     }
 
-    fn spawn(&self, index: usize, generation: u64) -> Result<Slot, String> {
+    fn spawn(&self, index: usize, generation: u64, failed_starts: u32) -> Result<Slot, String> {
         let worker = Worker::new(LOADER).map_err(|e| format!("could not start a worker: {e:?}"))?;
         let weak = Rc::downgrade(&self.inner);
         let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
@@ -211,18 +221,25 @@ impl Pool {
             ready: false,
             data_id: None,
             busy: None,
+            failed_starts,
+            given_up: false,
         })
     }
 
     /// Terminates worker `k` and starts a new one in its place; returns the job it was running.
     fn replace(&self, k: usize) -> Option<u64> {
+        self.replace_counting(k, 0)
+    }
+
+    /// [`Pool::replace`], the new worker being the `failed_starts + 1`-th start in a row.
+    fn replace_counting(&self, k: usize, failed_starts: u32) -> Option<u64> {
         let (old_job, generation) = {
             let inner = self.inner.borrow();
             let slot = &inner.slots[k];
             slot.worker.terminate();
             (slot.busy, slot.generation + 1)
         };
-        match self.spawn(k, generation) {
+        match self.spawn(k, generation, failed_starts) {
             Ok(slot) => self.inner.borrow_mut().slots[k] = slot,
             Err(e) => web_sys::console::error_1(&JsValue::from_str(&e)),
         }
@@ -233,7 +250,15 @@ impl Pool {
         if self.inner.borrow().slots.get(k).map(|s| s.generation) != Some(generation) {
             return;
         }
-        let job = self.replace(k);
+        let (was_ready, failed_starts) = {
+            let inner = self.inner.borrow();
+            (inner.slots[k].ready, inner.slots[k].failed_starts)
+        };
+        if !was_ready && failed_starts + 1 >= MAX_FAILED_STARTS {
+            self.give_up_slot(k, &message);
+            return;
+        }
+        let job = self.replace_counting(k, if was_ready { 0 } else { failed_starts + 1 });
         let message = format!(
             "a training worker crashed ({message}); it was restarted. \
              The model may be too large for this browser's memory."
@@ -250,6 +275,44 @@ impl Pool {
             self.emit(PoolEvent::Failed { job_id, message });
         }
         self.pump();
+    }
+
+    /// Stops starting workers in place `k`, whose workers keep crashing before they are
+    /// ready; once no place is left, every queued job fails with `why`.
+    fn give_up_slot(&self, k: usize, why: &str) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let slot = &mut inner.slots[k];
+            slot.worker.terminate();
+            slot.given_up = true;
+            slot.ready = false;
+            slot.busy = None;
+        }
+        web_sys::console::error_1(&JsValue::from_str(&format!(
+            "a training worker failed to start {MAX_FAILED_STARTS} times ({why}); no more are started in its place"
+        )));
+        self.fail_if_no_worker(why);
+    }
+
+    /// Fails every queued job when every place has been given up: nothing would run them.
+    fn fail_if_no_worker(&self, why: &str) {
+        let jobs: Vec<u64> = {
+            let mut inner = self.inner.borrow_mut();
+            if !inner.slots.iter().all(|s| s.given_up) {
+                return;
+            }
+            inner.shared = None;
+            inner.queue.drain(..).map(|job| job.job_id).collect()
+        };
+        for job_id in jobs {
+            self.emit(PoolEvent::Failed {
+                job_id,
+                message: format!(
+                    "no training worker could start ({why}). Reload the page; if this persists, \
+                     the site may be incomplete or this browser may not run WebAssembly."
+                ),
+            });
+        }
     }
 
     fn on_message(&self, k: usize, generation: u64, data: &JsValue) {

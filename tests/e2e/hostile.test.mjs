@@ -10,7 +10,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import {
@@ -23,6 +24,8 @@ import {
   mulberry32,
   plantedRatings,
   sharedSite,
+  distDir,
+  startServer,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -700,4 +703,51 @@ test('a worker that panics mid-job reports the panic\'s message, is replaced, an
     // uncaught error in the worker: both provoked on purpose.
     { expected: [/injected poison|already (mutably )?borrowed|RuntimeError: unreachable/] },
   );
+});
+
+test('a site whose worker cannot load stops restarting it and says training is unavailable', { timeout: TEST_TIMEOUT }, async (t) => {
+  // The built site without the worker's wasm: every worker fails while loading.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-no-worker-'));
+  cpSync(distDir(), dir, { recursive: true });
+  rmSync(path.join(dir, 'worker_bg.wasm'));
+  const server = await startServer(dir);
+  const { browser } = await setup();
+  const rec = await openRecordedPage(browser, server.origin);
+  const { page, context } = rec;
+  context.setDefaultTimeout(WAIT);
+  try {
+    const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, ...opts });
+    await page.goto(server.url('/?workers=2'), { waitUntil: 'load' });
+    await wait('the app to mount', async () => (await page.locator(sel('ratings-file')).count()) > 0);
+    await page.locator(sel('load-demo')).click();
+    await page.locator(sel('train')).click();
+    const shown = await wait('training to be reported unavailable', async () => {
+      const text = await errorText(page);
+      return { done: /no training worker could start/.test(text), value: text, seen: JSON.stringify(text) };
+    });
+    t.diagnostic(`shown: ${shown}`);
+    const loads = () => server.log.filter((l) => /^GET \/worker-loader\.js\b/.test(l)).length;
+    const started = loads();
+    await page.waitForTimeout(3000);
+    t.diagnostic(`worker loads: ${started}, 3 s later ${loads()}`);
+    // Two places, each given up after 3 failed starts; and nothing restarts afterwards.
+    assert.ok(started <= 6, `workers started: ${started}`);
+    assert.equal(loads(), started, 'workers are still being restarted');
+    assert.match(await testIdText(page, 'train-status'), /Ready to train/);
+    // The data stays loaded.
+    assert.match((await testIdText(page, 'dataset-summary')) ?? '', /Demo catalog/);
+    // What the missing file provoked, and nothing else.
+    const unexpected = [
+      ...rec.problems.badResponses.filter((r) => !/^404 GET .*\/worker_bg\.wasm$/.test(r)),
+      ...rec.problems.pageErrors,
+      ...rec.problems.consoleErrors.filter((e) => !/worker_bg\.wasm|404|failed to start|WebAssembly|Uncaught/.test(e)),
+      ...rec.problems.failedRequests,
+      ...rec.problems.externalRequests,
+    ];
+    assert.deepEqual(unexpected, [], `unexpected problems:\n${rec.problemReport()}`);
+  } finally {
+    await context.close().catch(() => {});
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
