@@ -9,6 +9,7 @@ pub mod charts;
 mod format;
 mod impact;
 mod next_task;
+mod pacer;
 mod params;
 mod pool;
 pub mod protocol;

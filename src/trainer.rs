@@ -7,6 +7,7 @@ use affinity_engine::cv::{summarize, CvJob, Metric};
 use affinity_engine::Ratings;
 use leptos::prelude::*;
 
+use crate::pacer::{Pacer, PACE_MS};
 use crate::pool::{Pool, PoolEvent};
 use crate::protocol::{FitJob, SplitSpec, TrainOutcome, Want};
 use crate::state::{AppState, RunProgress, TrainStatus};
@@ -100,6 +101,8 @@ pub struct Trainer {
     /// The dataset the workers hold, and its id.
     data: StoredValue<(u64, Option<Arc<Ratings>>), LocalStorage>,
     next_job: StoredValue<u64, LocalStorage>,
+    /// Shows the running run's progress at most every [`PACE_MS`].
+    progress: StoredValue<Pacer<RunProgress>, LocalStorage>,
     state: AppState,
 }
 
@@ -111,6 +114,12 @@ impl Trainer {
             run: StoredValue::new_local(None),
             data: StoredValue::new_local((0, None)),
             next_job: StoredValue::new_local(1),
+            progress: StoredValue::new_local(Pacer::new(PACE_MS, move |p| {
+                // A report that waited past the end of its run must not bring it back.
+                if matches!(state.status.get_untracked(), TrainStatus::Running(_)) {
+                    state.status.set(TrainStatus::Running(p));
+                }
+            })),
             state,
         };
         match Pool::new(move |event| trainer.on_event(event)) {
@@ -208,6 +217,7 @@ impl Trainer {
         self.state.error.set(None);
         self.state.trained.set(None);
         self.state.cv.set(None);
+        self.progress.with_value(Pacer::clear);
         self.state.status.set(TrainStatus::Running(
             run.progress("starting the workers".into()),
         ));
@@ -223,6 +233,7 @@ impl Trainer {
     }
 
     fn cancel_quietly(&self) -> bool {
+        self.progress.with_value(Pacer::clear);
         let had_run = self.run.with_value(Option::is_some);
         self.run.set_value(None);
         if had_run {
@@ -247,6 +258,10 @@ impl Trainer {
             },
             want: Want::Model,
         }
+    }
+
+    fn show_progress(&self, p: RunProgress) {
+        self.progress.with_value(|pacer| pacer.push(p));
     }
 
     fn on_event(&self, event: PoolEvent) {
@@ -276,7 +291,7 @@ impl Trainer {
                     run.progress(run.describe(job_id))
                 });
                 if let Some(p) = progress {
-                    state.status.set(TrainStatus::Running(p));
+                    self.show_progress(p);
                 }
             }
             PoolEvent::Scored { job_id, score, .. } => {
@@ -301,7 +316,7 @@ impl Trainer {
                     }
                 });
                 if let Some((progress, result)) = next {
-                    state.status.set(TrainStatus::Running(progress));
+                    self.show_progress(progress);
                     if let Some(result) = result {
                         state.cv.set(Some(Arc::new(result)));
                         let data_id = self.data.with_value(|(id, _)| *id);
@@ -319,6 +334,7 @@ impl Trainer {
                     .run
                     .with_value(|r| r.as_ref().and_then(|r| r.final_params.clone()));
                 self.run.set_value(None);
+                self.progress.with_value(Pacer::clear);
                 state.trained.set(Some(Arc::new(TrainOutcome {
                     model: *model,
                     params: params.unwrap_or_default(),

@@ -30,6 +30,12 @@ use crate::wire::Attached;
 /// for many seconds, and a few thousand users already give the metrics to about 0.01. The
 /// page says when the metrics come from a sample.
 const MAX_RANKED_USERS: usize = 3000;
+
+/// Shortest time between two progress reports of one fit, in ms. Small fits finish an
+/// iteration every few ms; a report for each one cost the page about a millisecond apiece
+/// (a cross-validation grid sent two hundred), time a two-core machine takes from the
+/// workers. The page shows progress four times a second at most anyway.
+const PROGRESS_EVERY_MS: f64 = 100.0;
 use crate::wire::{self, Packet};
 
 /// A training part and the part it is tested on.
@@ -354,12 +360,17 @@ fn run_job(
     let job_id = job.job_id;
     let mut loss = Vec::with_capacity(params.max_iter);
     let started = js_sys::Date::now();
+    let mut last_report = f64::NEG_INFINITY;
     let model = als::fit_with_progress(train, &params, |report| {
         loss.push(report.train_rmse);
-        post(&wire::from_worker_packet(&FromWorker::Progress {
-            job_id,
-            report: report.clone(),
-        }));
+        let now = js_sys::Date::now();
+        if now - last_report >= PROGRESS_EVERY_MS {
+            last_report = now;
+            post(&wire::from_worker_packet(&FromWorker::Progress {
+                job_id,
+                report: report.clone(),
+            }));
+        }
         ControlFlow::Continue(())
     })
     .map_err(|e| e.to_string())?;
