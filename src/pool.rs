@@ -14,12 +14,9 @@ use affinity_engine::als::{AlsModel, IterationReport};
 use affinity_engine::Ratings;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ErrorEvent, MessageEvent, Worker};
-
-use affinity_engine::als::{Side, SideRows};
+use web_sys::{ErrorEvent, MessageChannel, MessageEvent, MessagePort, Worker};
 
 use crate::protocol::{FitJob, FromWorker, ToWorker, TrainReport, Want};
-use crate::shared_fit::{SharedRun, Step};
 use crate::wire::{self, Attached, Packet};
 
 /// Trunk writes the worker's wasm-bindgen glue as `worker.js`; this loader (copied beside it)
@@ -125,9 +122,17 @@ struct Inner {
     /// undefined in wasm-bindgen, and a replaced worker's handlers are few and small.
     retired: Vec<JsValue>,
     /// The model job the ready workers are fitting together, if one is running.
-    shared: Option<SharedRun>,
+    shared: Option<SharedJob>,
     /// The last shared fit given up: its other workers' failures are not reported again.
     given_up: Option<u64>,
+}
+
+/// A model job fitted by several workers together: they pass their rows to each other and
+/// the first one sends the model back (see [`crate::shared_fit`]).
+struct SharedJob {
+    job_id: u64,
+    /// The pool slot of each part, in part order.
+    slots: Vec<usize>,
 }
 
 /// A handle to the pool; clones share it.
@@ -268,7 +273,7 @@ impl Pool {
             .borrow()
             .shared
             .as_ref()
-            .is_some_and(|run| run.part_of_slot(k).is_some());
+            .is_some_and(|run| run.slots.contains(&k));
         if in_shared {
             self.give_up_shared(message);
         } else if let Some(job_id) = job {
@@ -335,6 +340,18 @@ impl Pool {
                 return;
             }
         };
+        if let FromWorker::Trained { job_id, .. } = &head {
+            // The first worker of a shared fit sends its model: the fit is over (the other
+            // workers say they are free with ShareDone).
+            let mut inner = self.inner.borrow_mut();
+            if inner
+                .shared
+                .as_ref()
+                .is_some_and(|run| run.job_id == *job_id)
+            {
+                inner.shared = None;
+            }
+        }
         let event = match head {
             FromWorker::Ready => {
                 self.inner.borrow_mut().slots[k].ready = true;
@@ -350,16 +367,8 @@ impl Pool {
                 }),
                 _ => None,
             },
-            FromWorker::Solved {
-                job_id,
-                side,
-                n_rows,
-                squared_errors,
-                ..
-            } => {
-                if let Attached::Rows(rows) = attached {
-                    self.on_solved(k, job_id, side, n_rows, rows, squared_errors);
-                }
+            FromWorker::ShareDone { job_id } => {
+                self.release(k, job_id);
                 None
             }
             // Replies of a reading worker, which the pool does not run.
@@ -405,7 +414,7 @@ impl Pool {
             .borrow()
             .shared
             .as_ref()
-            .is_some_and(|run| run.job.job_id == job_id)
+            .is_some_and(|run| run.job_id == job_id)
     }
 
     /// Ends the running shared fit as failed: its workers are freed (a worker still solving
@@ -416,125 +425,54 @@ impl Pool {
             let Some(run) = inner.shared.take() else {
                 return;
             };
-            inner.given_up = Some(run.job.job_id);
+            inner.given_up = Some(run.job_id);
             run
         };
         for &k in &run.slots {
-            self.release(k, run.job.job_id);
+            self.release(k, run.job_id);
         }
         self.emit(PoolEvent::Failed {
-            job_id: run.job.job_id,
+            job_id: run.job_id,
             message,
         });
     }
 
-    /// Takes worker `k`'s rows of the running shared fit and, once every part is in, sends
-    /// the next half-step (or the finished users' side to the first worker).
-    fn on_solved(
-        &self,
-        k: usize,
-        job_id: u64,
-        side: Side,
-        n_rows: usize,
-        rows: SideRows,
-        squared_errors: Option<(f64, usize)>,
-    ) {
-        let step = {
-            let mut inner = self.inner.borrow_mut();
-            let Some(run) = inner.shared.as_mut().filter(|r| r.job.job_id == job_id) else {
-                return;
-            };
-            let Some(part) = run.part_of_slot(k) else {
-                return;
-            };
-            run.on_solved(part, side, n_rows, rows, squared_errors)
-        };
-        let sent = match step {
-            Err(message) => Err(message),
-            Ok(Step::Wait) => Ok(()),
-            // The workers wait for the next half-step, so it is sent before the owner is
-            // told of the iteration (which redraws charts).
-            Ok(Step::Solve {
-                side,
-                other,
-                progress,
-            }) => {
-                let sent = self.send_half_step(side, Some(&other));
-                if let Some(report) = progress {
-                    self.emit(PoolEvent::Progress { job_id, report });
-                }
-                sent
+    /// Starts `job` (a model job) as a fit shared by the ready workers `slots`, all idle: each
+    /// gets its part and a `MessageChannel` port to every other one.
+    fn start_shared(&self, job: FitJob, slots: Vec<usize>) -> Result<(), String> {
+        let parts = slots.len();
+        // ends[a * parts + b]: part a's end of its channel to part b.
+        let mut ends: Vec<Option<MessagePort>> = vec![None; parts * parts];
+        for a in 0..parts {
+            for b in a + 1..parts {
+                let channel = MessageChannel::new()
+                    .map_err(|e| format!("could not connect the workers: {e:?}"))?;
+                ends[a * parts + b] = Some(channel.port1());
+                ends[b * parts + a] = Some(channel.port2());
             }
-            Ok(Step::Finish { users, progress }) => {
-                let sent = self.finish_shared(&users);
-                self.emit(PoolEvent::Progress {
-                    job_id,
-                    report: progress,
-                });
-                sent
-            }
-        };
-        if let Err(message) = sent {
-            self.give_up_shared(message);
         }
-    }
-
-    /// Sends every worker of the shared fit its part of the half-step of `side`, with the
-    /// other side's whole rows (none on the first half-step).
-    fn send_half_step(&self, side: Side, other: Option<&SideRows>) -> Result<(), String> {
-        let inner = self.inner.borrow();
-        let Some(run) = inner.shared.as_ref() else {
-            return Ok(());
-        };
-        for (part, &k) in run.slots.iter().enumerate() {
-            let head = ToWorker::Solve {
-                job_id: run.job.job_id,
-                side,
+        let started_ms = js_sys::Date::now();
+        let mut inner = self.inner.borrow_mut();
+        inner.shared = Some(SharedJob {
+            job_id: job.job_id,
+            slots: slots.clone(),
+        });
+        for (part, &k) in slots.iter().enumerate() {
+            send_data(&mut inner, k, job.data_id)?;
+            let own: Vec<MessagePort> = ends[part * parts..(part + 1) * parts]
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect();
+            let head = ToWorker::Share {
+                job: job.clone(),
                 part,
-                parts: run.parts(),
-                start: other.map(|o| o.start),
+                parts,
+                started_ms,
             };
-            post_to(&inner.slots[k].worker, wire::rows_packet(&head, other))?;
+            post_to(&inner.slots[k].worker, wire::share_packet(&head, &own))?;
+            inner.slots[k].busy = Some(job.job_id);
         }
         Ok(())
-    }
-
-    /// Hands the finished users' side to the shared fit's first worker, which scores the
-    /// model and sends it back as a model job does; the other workers are free.
-    fn finish_shared(&self, users: &SideRows) -> Result<(), String> {
-        let Some(run) = self.inner.borrow_mut().shared.take() else {
-            return Ok(());
-        };
-        let job_id = run.job.job_id;
-        let head = ToWorker::Finish {
-            job_id,
-            start: users.start,
-            loss: run.loss.clone(),
-            fit_ms: js_sys::Date::now() - run.started_ms,
-        };
-        for &k in &run.slots[1..] {
-            self.release(k, job_id);
-        }
-        let inner = self.inner.borrow();
-        let first = &inner.slots[run.slots[0]];
-        post_to(&first.worker, wire::rows_packet(&head, Some(users)))
-    }
-
-    /// Starts `job` (a model job) as a fit shared by the ready workers `slots`, all idle.
-    fn start_shared(&self, job: FitJob, slots: Vec<usize>) -> Result<(), String> {
-        {
-            let mut inner = self.inner.borrow_mut();
-            for &k in &slots {
-                send_data(&mut inner, k, job.data_id)?;
-                post_to(
-                    &inner.slots[k].worker,
-                    wire::to_worker_packet(&ToWorker::Share(job.clone())),
-                )?;
-                inner.slots[k].busy = Some(job.job_id);
-            }
-            inner.shared = Some(SharedRun::new(job, slots, js_sys::Date::now()));
-        }
-        self.send_half_step(Side::Items, None)
     }
 
     /// Calls the owner with no borrow held, so it may submit or cancel from the callback.

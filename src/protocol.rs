@@ -4,7 +4,7 @@
 //! parts (ratings, factors), typed arrays whose buffers are transferred rather than copied
 //! value by value: see [`crate::wire`].
 
-use affinity_engine::als::{AlsModel, AlsParams, IterationReport, Side};
+use affinity_engine::als::{AlsModel, AlsParams, IterationReport};
 use affinity_engine::cv::Metric;
 use affinity_engine::metrics::Evaluation;
 use affinity_engine::parse::{Format, ParseReport};
@@ -79,23 +79,37 @@ pub enum ToWorker {
     },
     /// Run a fit.
     Fit(FitJob),
-    /// Take a share of a fit that several workers run together (a model job on a pool of
-    /// more than one): set it up, then wait for [`ToWorker::Solve`] messages.
-    Share(FitJob),
-    /// Solve part `part` of `parts` of `side` in the shared fit `job_id`. The other side's
-    /// whole rows, as the coordinator gathered them, travel beside this; on the first
-    /// half-step there are none (every share starts from the same seeded model).
-    Solve {
-        /// The shared fit.
-        job_id: u64,
-        /// The side to solve.
-        side: Side,
+    /// Take part `part` of `parts` in a fit that several workers run together (a model job on
+    /// a pool of more than one). One `MessagePort` to each other worker, in part order, travels
+    /// beside this: the workers send each other their rows through them, and the first worker
+    /// sends the model back as [`FromWorker::Trained`]; the others send
+    /// [`FromWorker::ShareDone`].
+    Share {
+        /// The model job.
+        job: FitJob,
         /// This worker's part.
         part: usize,
-        /// Number of parts.
+        /// Number of parts (workers).
         parts: usize,
-        /// First row of the rows sent along (0: the whole other side), if any are.
-        start: Option<usize>,
+        /// When the page started the fit (`Date.now()`, ms), for the fit's wall time.
+        started_ms: f64,
+    },
+    /// Another worker's rows of a half-step of the shared fit `job_id` (through a port from
+    /// [`ToWorker::Share`]); the rows travel beside this.
+    PartRows {
+        /// The shared fit.
+        job_id: u64,
+        /// Half-steps since the start: items of the first iteration, its users, ...
+        half_step: usize,
+        /// The sender's part.
+        part: usize,
+        /// Rows of the side in all.
+        n_rows: usize,
+        /// First row sent.
+        start: usize,
+        /// After a users' half-step, the squared training errors of these users' ratings
+        /// and how many were predicted.
+        squared_errors: Option<(f64, usize)>,
     },
     /// Read the ratings file that travels beside this (a `File`), slice by slice, with
     /// `format` or the detected one; reply with [`FromWorker::ReadProgress`] after each
@@ -105,18 +119,6 @@ pub enum ToWorker {
         format: Option<Format>,
         /// Bytes read per slice.
         slice_bytes: usize,
-    },
-    /// The shared fit `job_id` is done: apply the users' rows sent along, score the model on
-    /// the test part and send it back as [`FromWorker::Trained`].
-    Finish {
-        /// The shared fit.
-        job_id: u64,
-        /// First row of the users' rows sent along.
-        start: usize,
-        /// Training RMSE after each iteration, as the coordinator summed it.
-        loss: Vec<f64>,
-        /// Wall time of the shared fit, measured by the coordinator.
-        fit_ms: f64,
     },
 }
 
@@ -148,19 +150,11 @@ pub enum FromWorker {
         /// Scores and sizes.
         report: TrainReport,
     },
-    /// This worker's rows of a shared fit's half-step; they travel beside this.
-    Solved {
+    /// This worker's part of the shared fit `job_id` is over (the first worker sends the
+    /// model instead); it is free.
+    ShareDone {
         /// The shared fit.
         job_id: u64,
-        /// The side solved.
-        side: Side,
-        /// Rows of that side in all.
-        n_rows: usize,
-        /// First row solved.
-        start: usize,
-        /// After a users' half-step, the squared training errors of these users' ratings
-        /// and how many were predicted (the coordinator sums them into the iteration's RMSE).
-        squared_errors: Option<(f64, usize)>,
     },
     /// A slice of a ratings file was read.
     ReadProgress {

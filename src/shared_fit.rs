@@ -1,203 +1,266 @@
-//! The page's side of a fit shared between the pool's workers: which half-step comes next,
-//! and the rows each worker sent gathered into whole sides.
+//! A fit shared between the pool's workers, as each worker runs it: which half-step comes
+//! next, the rows of every part gathered into whole sides, and what to send to the others.
 //!
 //! Each worker holds a share ([`affinity_engine::als::FitShare`]) and solves its part of
-//! every half-step; this gathers the parts and says what to send next. It knows nothing of
-//! workers or messages, so it is tested natively.
+//! every half-step, then sends its rows straight to the other workers (through
+//! `MessageChannel`s the page set up) and takes theirs. Once every part of a half-step is in,
+//! it applies the whole side and goes on with the next, without waiting for the page: the
+//! page only relayed rows before, which cost a round trip through its event loop per
+//! half-step. Every worker gathers the same parts in the same order, so every copy of the
+//! model is the same, bit for bit, as a one-worker fit. It knows nothing of workers or
+//! messages, so it is tested natively.
 
-use affinity_engine::als::{rmse, IterationReport, Side, SideRows};
+use affinity_engine::als::{rmse, AlsModel, FitShare, IterationReport, Side, SideRows};
 
-use crate::protocol::FitJob;
+/// One part's rows of one half-step, as a worker sends them to the others.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartRows {
+    /// Half-steps since the start: 0 is the items of the first iteration, 1 its users...
+    pub half_step: usize,
+    /// The part that solved them.
+    pub part: usize,
+    /// Rows of the side in all.
+    pub n_rows: usize,
+    /// The rows.
+    pub rows: SideRows,
+    /// After a users' half-step, the squared training errors of these users' ratings and how
+    /// many were predicted (every worker sums them into the iteration's RMSE).
+    pub squared_errors: Option<(f64, usize)>,
+}
 
-/// What the coordinator does after a worker's rows arrive.
-#[derive(Debug, PartialEq)]
-pub enum Step {
-    /// Wait for the other parts.
-    Wait,
-    /// Send every worker its part of the half-step of `side`, with `other` (the other side's
-    /// whole rows, just gathered). `progress` reports an iteration that has just ended.
-    Solve {
-        /// The side to solve next.
-        side: Side,
-        /// The whole other side.
-        other: SideRows,
-        /// The iteration just finished, if one was.
-        progress: Option<IterationReport>,
-    },
-    /// The fit is done: send the users' whole rows to the first worker, which scores the
-    /// model and sends it back.
-    Finish {
-        /// The whole users' side.
-        users: SideRows,
-        /// The last iteration.
-        progress: IterationReport,
+/// What a worker does after a step of its shared fit.
+#[derive(Debug)]
+pub enum Action {
+    /// Send these rows (this worker's part) to every other worker.
+    Send(PartRows),
+    /// An iteration ended (the first worker tells the page).
+    Progress(IterationReport),
+    /// The fit is over: the whole model and the training RMSE after each iteration.
+    Done {
+        /// The fitted model, the same in every worker.
+        model: Box<AlsModel>,
+        /// Training RMSE after each iteration.
+        loss: Vec<f64>,
     },
 }
 
-/// A shared fit in progress.
-#[derive(Debug)]
-pub struct SharedRun {
-    /// The model job being fitted.
-    pub job: FitJob,
-    /// The pool slot of each part, in part order.
-    pub slots: Vec<usize>,
-    /// When the coordinator started it (ms, `Date.now()`).
-    pub started_ms: f64,
-    /// Training RMSE after each finished iteration.
-    pub loss: Vec<f64>,
-    iteration: usize,
-    side: Side,
+/// The side a half-step solves: items first, as in a one-worker fit.
+fn side_of(half_step: usize) -> Side {
+    if half_step.is_multiple_of(2) {
+        Side::Items
+    } else {
+        Side::Users
+    }
+}
+
+/// One worker's part in a shared fit.
+pub struct PeerFit {
+    share: Option<FitShare>,
+    part: usize,
+    parts: usize,
+    max_iter: usize,
+    /// The half-step being gathered.
+    half_step: usize,
+    /// Its parts' rows, by part.
     runs: Vec<Option<SideRows>>,
-    /// Rows of the side being solved, once a part has said.
     n_rows: Option<usize>,
     squared_errors: Vec<(f64, usize)>,
+    loss: Vec<f64>,
+    /// Rows of the next half-step that came before every part of this one: a worker can be
+    /// one half-step ahead of another (never more, as it needs this worker's rows to go on).
+    early: Vec<PartRows>,
 }
 
-impl SharedRun {
-    /// A run of `job` over the workers in `slots`, starting with the items' half-step of the
-    /// first iteration.
-    pub fn new(job: FitJob, slots: Vec<usize>, started_ms: f64) -> Self {
-        let parts = slots.len();
-        Self {
-            job,
-            slots,
-            started_ms,
-            loss: Vec::new(),
-            iteration: 1,
-            side: Side::Items,
+impl PeerFit {
+    /// Takes part `part` of `parts` in a fit of `max_iter` iterations from `share`, and solves
+    /// this part of the first half-step. The returned actions are to be carried out in order.
+    pub fn start(
+        share: FitShare,
+        part: usize,
+        parts: usize,
+        max_iter: usize,
+    ) -> Result<(Self, Vec<Action>), String> {
+        if part >= parts {
+            return Err(format!("part {part} of a fit in {parts} parts"));
+        }
+        let mut fit = Self {
+            share: Some(share),
+            part,
+            parts,
+            max_iter,
+            half_step: 0,
             runs: vec![None; parts],
             n_rows: None,
             squared_errors: vec![(0.0, 0); parts],
-        }
+            loss: Vec::new(),
+            early: Vec::new(),
+        };
+        let mut actions = Vec::new();
+        let own = fit.solve_own()?;
+        actions.push(Action::Send(own.clone()));
+        fit.take(own, &mut actions)?;
+        Ok((fit, actions))
     }
 
-    /// Number of parts (workers).
-    pub fn parts(&self) -> usize {
-        self.slots.len()
+    /// This worker's part.
+    pub fn part(&self) -> usize {
+        self.part
     }
 
-    /// The part pool slot `slot` solves, if it takes part.
-    pub fn part_of_slot(&self, slot: usize) -> Option<usize> {
-        self.slots.iter().position(|&s| s == slot)
-    }
-
-    /// Takes part `part`'s rows of the half-step of `side` (a side of `n_rows` rows in all),
-    /// with its users' squared training errors after a users' half-step.
-    pub fn on_solved(
-        &mut self,
-        part: usize,
-        side: Side,
-        n_rows: usize,
-        rows: SideRows,
-        squared_errors: Option<(f64, usize)>,
-    ) -> Result<Step, String> {
-        if side != self.side || part >= self.parts() || self.runs[part].is_some() {
+    /// Takes rows another worker sent.
+    pub fn receive(&mut self, rows: PartRows) -> Result<Vec<Action>, String> {
+        if rows.part >= self.parts || rows.part == self.part {
             return Err(format!(
-                "a worker sent rows of a half-step that is not running (part {part}, {side:?})"
+                "rows of part {} reached part {} of {}",
+                rows.part, self.part, self.parts
             ));
         }
-        if self.n_rows.is_some_and(|n| n != n_rows) {
-            return Err("the workers disagree on the size of the model".into());
-        }
-        self.n_rows = Some(n_rows);
-        self.runs[part] = Some(rows);
-        if let Some(errors) = squared_errors {
-            self.squared_errors[part] = errors;
-        }
-        if self.runs.iter().any(Option::is_none) {
-            return Ok(Step::Wait);
-        }
-        let whole = self.gather(n_rows)?;
-        // The next half-step solves the other side, of another size.
-        self.n_rows = None;
-        let max_iter = self.job.params.max_iter;
-        Ok(match self.side {
-            Side::Items => {
-                self.side = Side::Users;
-                Step::Solve {
-                    side: Side::Users,
-                    other: whole,
-                    progress: None,
-                }
-            }
-            Side::Users => {
-                // Summed in part order, so the same parts give the same number every time.
-                let (sum, n) = self
-                    .squared_errors
-                    .iter()
-                    .fold((0.0, 0), |(s, n), &(a, b)| (s + a, n + b));
-                let progress = IterationReport {
-                    iteration: self.iteration,
-                    max_iter,
-                    train_rmse: rmse(sum, n),
-                };
-                self.loss.push(progress.train_rmse);
-                self.squared_errors.fill((0.0, 0));
-                if self.iteration >= max_iter {
-                    Step::Finish {
-                        users: whole,
-                        progress,
-                    }
-                } else {
-                    self.iteration += 1;
-                    self.side = Side::Items;
-                    Step::Solve {
-                        side: Side::Items,
-                        other: whole,
-                        progress: Some(progress),
-                    }
-                }
-            }
+        let mut actions = Vec::new();
+        self.take(rows, &mut actions)?;
+        Ok(actions)
+    }
+
+    fn share(&mut self) -> Result<&mut FitShare, String> {
+        self.share
+            .as_mut()
+            .ok_or_else(|| "rows came after the shared fit ended".to_owned())
+    }
+
+    /// Solves this worker's part of the current half-step.
+    fn solve_own(&mut self) -> Result<PartRows, String> {
+        let (half_step, part, parts) = (self.half_step, self.part, self.parts);
+        let side = side_of(half_step);
+        let share = self.share()?;
+        let range = share.part(side, part, parts).map_err(|e| e.to_string())?;
+        let rows = share
+            .solve(side, range.clone())
+            .map_err(|e| e.to_string())?;
+        let squared_errors = (side == Side::Users).then(|| share.squared_errors(range));
+        Ok(PartRows {
+            half_step,
+            part,
+            n_rows: share.n_rows(side),
+            rows,
+            squared_errors,
         })
     }
 
-    /// The parts' rows, which must follow each other from row 0 to `n_rows`, as one run.
-    fn gather(&mut self, n_rows: usize) -> Result<SideRows, String> {
-        let mut whole = SideRows::default();
-        for run in self.runs.iter_mut().map(Option::take) {
-            let run = run.ok_or("a part is missing")?;
-            if run.start != whole.fitted.len() {
+    /// Files `rows` and, each time a half-step is complete, applies it and solves this part
+    /// of the next, taking any early rows of that one.
+    fn take(&mut self, rows: PartRows, actions: &mut Vec<Action>) -> Result<(), String> {
+        let mut queue = vec![rows];
+        while let Some(rows) = queue.pop() {
+            if rows.half_step == self.half_step + 1 {
+                self.early.push(rows);
+                continue;
+            }
+            if rows.half_step != self.half_step || self.runs[rows.part].is_some() {
                 return Err(format!(
-                    "the workers' rows do not follow each other: a part starts at row {} after {}",
-                    run.start,
-                    whole.fitted.len()
+                    "part {} sent rows of half-step {} during half-step {}",
+                    rows.part, rows.half_step, self.half_step
                 ));
             }
-            whole.factors.extend_from_slice(&run.factors);
-            whole.biases.extend_from_slice(&run.biases);
-            whole.fitted.extend_from_slice(&run.fitted);
+            if self.n_rows.is_some_and(|n| n != rows.n_rows) {
+                return Err("the workers disagree on the size of the model".into());
+            }
+            self.n_rows = Some(rows.n_rows);
+            if let Some(errors) = rows.squared_errors {
+                self.squared_errors[rows.part] = errors;
+            }
+            self.runs[rows.part] = Some(rows.rows);
+            if self.runs.iter().any(Option::is_none) {
+                continue;
+            }
+            if self.complete(actions)? {
+                return Ok(());
+            }
+            let own = self.solve_own()?;
+            actions.push(Action::Send(own.clone()));
+            queue.push(own);
+            let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early)
+                .into_iter()
+                .partition(|r| r.half_step == self.half_step);
+            self.early = later;
+            queue.extend(now);
         }
-        if whole.fitted.len() != n_rows {
+        Ok(())
+    }
+
+    /// Applies the gathered half-step and moves on to the next; true when the fit is done.
+    fn complete(&mut self, actions: &mut Vec<Action>) -> Result<bool, String> {
+        let n_rows = self.n_rows.take().unwrap_or(0);
+        let whole = gather(&mut self.runs, n_rows)?;
+        let side = side_of(self.half_step);
+        self.share()?
+            .apply(side, &whole)
+            .map_err(|e| e.to_string())?;
+        if side == Side::Users {
+            // Summed in part order, so every worker gets the same number.
+            let (sum, n) = self
+                .squared_errors
+                .iter()
+                .fold((0.0, 0), |(s, n), &(a, b)| (s + a, n + b));
+            self.squared_errors.fill((0.0, 0));
+            let report = IterationReport {
+                iteration: self.half_step / 2 + 1,
+                max_iter: self.max_iter,
+                train_rmse: rmse(sum, n),
+            };
+            self.loss.push(report.train_rmse);
+            let last = report.iteration >= self.max_iter;
+            actions.push(Action::Progress(report));
+            if last {
+                let share = self.share.take().ok_or("the shared fit ended twice")?;
+                actions.push(Action::Done {
+                    model: Box::new(share.into_model()),
+                    loss: std::mem::take(&mut self.loss),
+                });
+                return Ok(true);
+            }
+        }
+        self.half_step += 1;
+        Ok(false)
+    }
+}
+
+/// The parts' rows, which must follow each other from row 0 to `n_rows`, as one run.
+fn gather(runs: &mut [Option<SideRows>], n_rows: usize) -> Result<SideRows, String> {
+    let mut whole = SideRows::default();
+    for run in runs.iter_mut().map(Option::take) {
+        let run = run.ok_or("a part is missing")?;
+        if run.start != whole.fitted.len() {
             return Err(format!(
-                "the workers sent {} rows of {n_rows}",
+                "the workers' rows do not follow each other: a part starts at row {} after {}",
+                run.start,
                 whole.fitted.len()
             ));
         }
-        Ok(whole)
+        whole.factors.extend_from_slice(&run.factors);
+        whole.biases.extend_from_slice(&run.biases);
+        whole.fitted.extend_from_slice(&run.fitted);
     }
+    if whole.fitted.len() != n_rows {
+        return Err(format!(
+            "the workers sent {} rows of {n_rows}",
+            whole.fitted.len()
+        ));
+    }
+    Ok(whole)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{SplitSpec, Want};
-    use affinity_engine::als::{AlsParams, FitShare};
+    use affinity_engine::als::{fit_on_threads, AlsParams};
     use affinity_engine::Ratings;
+    use std::collections::VecDeque;
 
-    fn job(max_iter: usize) -> FitJob {
-        FitJob {
-            job_id: 7,
-            data_id: 1,
-            params: AlsParams {
-                rank: 3,
-                max_iter,
-                ..AlsParams::default()
-            },
-            split: SplitSpec::Holdout {
-                train_fraction: 0.8,
-                seed: 1,
-            },
-            want: Want::Model,
+    fn params(max_iter: usize, biases: bool) -> AlsParams {
+        AlsParams {
+            rank: 3,
+            max_iter,
+            biases,
+            ..AlsParams::default()
         }
     }
 
@@ -217,109 +280,175 @@ mod tests {
         r
     }
 
-    /// Drives shares as the pool's workers would, through the coordinator, delivering the
-    /// parts' replies in reverse order; returns the model and the reported losses.
-    fn run(parts: usize, max_iter: usize) -> (affinity_engine::als::AlsModel, Vec<f64>) {
+    /// Runs a fit shared by `parts` peers. Messages travel on one first-in first-out link per
+    /// (sender, receiver) pair, as through a `MessageChannel`; `pick` chooses which link
+    /// delivers next, so links overtake each other in every way a test asks for. Returns each
+    /// peer's model and losses, and the progress reports of part 0.
+    fn run(
+        parts: usize,
+        p: &AlsParams,
+        mut pick: impl FnMut(usize) -> usize,
+    ) -> (Vec<(AlsModel, Vec<f64>)>, Vec<IterationReport>) {
         let ratings = ratings();
-        let job = job(max_iter);
-        let params = job.params.check().unwrap();
-        let mut shares: Vec<FitShare> = (0..parts)
-            .map(|_| FitShare::new(&ratings, &params))
-            .collect();
-        let mut run = SharedRun::new(job, (10..10 + parts).collect(), 0.0);
-        let mut side = Side::Items;
-        let mut sent: Option<SideRows> = None;
-        let mut reported = vec![];
+        let params = p.check().unwrap();
+        let mut links: Vec<VecDeque<PartRows>> = vec![VecDeque::new(); parts * parts];
+        let mut peers = Vec::new();
+        let mut done: Vec<Option<(AlsModel, Vec<f64>)>> = vec![None; parts];
+        let mut progress = Vec::new();
+        let mut carry_out =
+            |from: usize,
+             actions: Vec<Action>,
+             links: &mut Vec<VecDeque<PartRows>>,
+             done: &mut Vec<Option<(AlsModel, Vec<f64>)>>| {
+                for action in actions {
+                    match action {
+                        Action::Send(rows) => {
+                            for to in (0..parts).filter(|&to| to != from) {
+                                links[from * parts + to].push_back(rows.clone());
+                            }
+                        }
+                        Action::Progress(r) if from == 0 => progress.push(r),
+                        Action::Progress(_) => {}
+                        Action::Done { model, loss } => {
+                            assert!(done[from].is_none(), "part {from} finished twice");
+                            done[from] = Some((*model, loss));
+                        }
+                    }
+                }
+            };
+        for part in 0..parts {
+            let share = FitShare::new(&ratings, &params);
+            let (peer, actions) = PeerFit::start(share, part, parts, p.max_iter).unwrap();
+            assert_eq!(peer.part(), part);
+            peers.push(peer);
+            carry_out(part, actions, &mut links, &mut done);
+        }
         loop {
-            let mut replies = vec![];
-            for (k, share) in shares.iter_mut().enumerate() {
-                if let Some(rows) = &sent {
-                    let other = if side == Side::Users {
-                        Side::Items
-                    } else {
-                        Side::Users
-                    };
-                    share.apply(other, rows).unwrap();
-                }
-                let range = share.part(side, k, parts).unwrap();
-                let rows = share.solve(side, range.clone()).unwrap();
-                let errors = (side == Side::Users).then(|| share.squared_errors(range));
-                replies.push((k, share.n_rows(side), rows, errors));
+            let busy: Vec<usize> = (0..links.len()).filter(|&l| !links[l].is_empty()).collect();
+            if busy.is_empty() {
+                break;
             }
-            let mut last = Step::Wait;
-            for (k, n, rows, errors) in replies.into_iter().rev() {
-                assert_eq!(last, Step::Wait, "a step before every part answered");
-                last = run.on_solved(k, side, n, rows, errors).unwrap();
-            }
-            match last {
-                Step::Wait => panic!("every part answered but the run waits"),
-                Step::Solve {
-                    side: next,
-                    other,
-                    progress,
-                } => {
-                    reported.extend(progress.map(|p| p.train_rmse));
-                    side = next;
-                    sent = Some(other);
-                }
-                Step::Finish { users, progress } => {
-                    reported.push(progress.train_rmse);
-                    assert_eq!(progress.iteration, max_iter);
-                    let mut first = shares.swap_remove(0);
-                    first.apply(Side::Users, &users).unwrap();
-                    assert_eq!(run.loss, reported);
-                    return (first.into_model(), reported);
-                }
-            }
+            let l = busy[pick(busy.len()) % busy.len()];
+            let rows = links[l].pop_front().unwrap();
+            let to = l % parts;
+            let actions = peers[to].receive(rows).unwrap();
+            carry_out(to, actions, &mut links, &mut done);
+        }
+        let done = done
+            .into_iter()
+            .enumerate()
+            .map(|(k, d)| d.unwrap_or_else(|| panic!("part {k} never finished")))
+            .collect();
+        (done, progress)
+    }
+
+    fn assert_same_model(got: &AlsModel, want: &AlsModel, what: &str) {
+        for u in 0..want.n_users() as u32 {
+            assert_eq!(got.user_factors(u), want.user_factors(u), "{what}");
+            assert_eq!(got.user_bias(u), want.user_bias(u), "{what}");
+        }
+        for i in 0..want.n_items() as u32 {
+            assert_eq!(got.item_factors(i), want.item_factors(i), "{what}");
+            assert_eq!(got.item_bias(i), want.item_bias(i), "{what}");
         }
     }
 
     #[test]
-    fn gathered_parts_give_the_single_worker_model() {
+    fn every_peer_ends_with_the_single_worker_model_whatever_the_delivery_order() {
         let ratings = ratings();
-        for max_iter in [1, 3] {
-            let params = job(max_iter).params.check().unwrap();
-            let want = affinity_engine::als::fit_on_threads(&ratings, &params, 1);
-            for parts in [1, 2, 3] {
-                let (got, loss) = run(parts, max_iter);
-                assert_eq!(loss.len(), max_iter);
-                for u in 0..want.n_users() as u32 {
-                    assert_eq!(got.user_factors(u), want.user_factors(u), "{parts} parts");
-                }
-                for i in 0..want.n_items() as u32 {
-                    assert_eq!(got.item_factors(i), want.item_factors(i), "{parts} parts");
+        for (max_iter, biases) in [(1, false), (3, false), (2, true)] {
+            let p = params(max_iter, biases);
+            let want = fit_on_threads(&ratings, &p.check().unwrap(), 1);
+            for parts in [1, 2, 3, 4] {
+                // Always the first busy link, always the last, and a seeded shuffle.
+                let mut state = 12345u64;
+                let orders: [Box<dyn FnMut(usize) -> usize>; 3] = [
+                    Box::new(|_| 0),
+                    Box::new(|n| n - 1),
+                    Box::new(move |_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        (state >> 33) as usize
+                    }),
+                ];
+                for (o, order) in orders.into_iter().enumerate() {
+                    let what =
+                        format!("{parts} parts, order {o}, {max_iter} iterations, biases {biases}");
+                    let (done, progress) = run(parts, &p, order);
+                    assert_eq!(progress.len(), max_iter, "{what}");
+                    for (k, r) in progress.iter().enumerate() {
+                        assert_eq!((r.iteration, r.max_iter), (k + 1, max_iter), "{what}");
+                    }
+                    for (model, loss) in &done {
+                        assert_same_model(model, &want, &what);
+                        assert_eq!(loss, &done[0].1, "{what}: the peers disagree on the loss");
+                        assert_eq!(
+                            loss,
+                            &progress.iter().map(|r| r.train_rmse).collect::<Vec<_>>(),
+                            "{what}"
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn stray_or_inconsistent_rows_are_errors() {
-        let mut run = SharedRun::new(job(2), vec![4, 5], 0.0);
-        let rows = |start: usize, n: usize| SideRows {
-            start,
-            factors: vec![0.0; n * 3],
-            biases: vec![],
-            fitted: vec![true; n],
+    fn the_loss_is_the_single_worker_training_rmse() {
+        let ratings = ratings();
+        let p = params(3, false);
+        let mut want = Vec::new();
+        affinity_engine::als::fit_with_progress(&ratings, &p.check().unwrap(), |r| {
+            want.push(r.train_rmse);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        let (done, _) = run(3, &p, |n| n / 2);
+        for (a, b) in done[0].1.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-9, "{a} against {b}");
+        }
+    }
+
+    #[test]
+    fn stray_rows_are_errors() {
+        let ratings = ratings();
+        let params = params(2, false).check().unwrap();
+        let rows = |half_step: usize, part: usize, start: usize, n: usize| PartRows {
+            half_step,
+            part,
+            n_rows: 9,
+            rows: SideRows {
+                start,
+                factors: vec![0.0; n * 3],
+                biases: vec![],
+                fitted: vec![true; n],
+            },
+            squared_errors: None,
         };
-        // The users' half-step is not running yet.
-        assert!(run.on_solved(0, Side::Users, 4, rows(0, 2), None).is_err());
-        assert!(run.on_solved(2, Side::Items, 4, rows(0, 2), None).is_err());
-        assert_eq!(
-            run.on_solved(0, Side::Items, 4, rows(0, 2), None),
-            Ok(Step::Wait)
-        );
-        // The same part twice.
-        assert!(run.on_solved(0, Side::Items, 4, rows(0, 2), None).is_err());
-        // A gap between the parts.
-        assert!(run.on_solved(1, Side::Items, 4, rows(3, 1), None).is_err());
-        let mut run = SharedRun::new(job(2), vec![4, 5], 0.0);
-        run.on_solved(0, Side::Items, 4, rows(0, 2), None).unwrap();
+        let start = |part: usize| {
+            PeerFit::start(FitShare::new(&ratings, &params), part, 2, 2)
+                .unwrap()
+                .0
+        };
+        assert!(PeerFit::start(FitShare::new(&ratings, &params), 2, 2, 2).is_err());
+        // Its own part, a part that does not exist, a half-step two ahead.
+        assert!(start(0).receive(rows(0, 0, 0, 4)).is_err());
+        assert!(start(0).receive(rows(0, 2, 4, 5)).is_err());
+        assert!(start(0).receive(rows(2, 1, 4, 5)).is_err());
+        // Part 1 solved the items from `split` on: part 0's rows must end there.
+        let split = start(1).runs[1].as_ref().unwrap().start;
         assert!(
-            run.on_solved(1, Side::Items, 5, rows(2, 2), None).is_err(),
-            "sizes disagree"
+            split >= 2,
+            "the test needs part 0 to hold two items or more"
         );
-        assert_eq!(run.part_of_slot(5), Some(1));
-        assert_eq!(run.part_of_slot(6), None);
+        assert!(start(1).receive(rows(0, 0, 0, split - 1)).is_err(), "a gap");
+        let mut peer = start(1);
+        assert!(peer.receive(rows(0, 0, 0, split)).is_ok());
+        assert_eq!(peer.half_step, 1, "the items' half-step is complete");
+        assert!(
+            peer.receive(rows(0, 0, 0, split)).is_err(),
+            "a past half-step"
+        );
     }
 }

@@ -120,6 +120,36 @@ pub enum Attached {
     Model(Box<AlsModel>),
     /// A file to read.
     File(web_sys::File),
+    /// Ports to the other workers of a shared fit, in part order.
+    Ports(Vec<web_sys::MessagePort>),
+}
+
+/// The message giving a worker its part of a shared fit, with its ports to the others
+/// (transferred: each port then belongs to that worker alone).
+pub fn share_packet(head: &ToWorker, ports: &[web_sys::MessagePort]) -> Result<Packet, String> {
+    let (obj, transfer) = packet(head)?;
+    let list = Array::new();
+    for port in ports {
+        list.push(port);
+        transfer.push(port);
+    }
+    set(&obj, "ports", &list)?;
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
+}
+
+fn take_ports(message: &JsValue) -> Result<Vec<web_sys::MessagePort>, String> {
+    let list: Array = get(message, "ports")?
+        .dyn_into()
+        .map_err(|_| "field ports is not an array".to_owned())?;
+    list.iter()
+        .map(|p| {
+            p.dyn_into::<web_sys::MessagePort>()
+                .map_err(|_| "field ports holds something other than a port".to_owned())
+        })
+        .collect()
 }
 
 /// Reads a message sent to a worker.
@@ -134,18 +164,14 @@ pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Attached), Strin
             let values = take_f32(message, "values")?;
             Attached::Ratings(indexed_ratings(*n_users, *n_items, users, items, values)?)
         }
-        ToWorker::Solve {
-            start: Some(start), ..
-        }
-        | ToWorker::Finish { start, .. } => Attached::Rows(take_rows(message, *start)?),
+        ToWorker::PartRows { start, .. } => Attached::Rows(take_rows(message, *start)?),
+        ToWorker::Share { .. } => Attached::Ports(take_ports(message)?),
         ToWorker::Parse { .. } => Attached::File(
             get(message, "file")?
                 .dyn_into::<web_sys::File>()
                 .map_err(|_| "field file is not a File".to_owned())?,
         ),
-        ToWorker::Fit(_) | ToWorker::Share(_) | ToWorker::Solve { start: None, .. } => {
-            Attached::Nothing
-        }
+        ToWorker::Fit(_) => Attached::Nothing,
     };
     Ok((head, attached))
 }
@@ -386,7 +412,6 @@ pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Attached), S
             .map_err(|e| format!("the worker sent a broken model: {e}"))?;
             Attached::Model(Box::new(model))
         }
-        FromWorker::Solved { start, .. } => Attached::Rows(take_rows(message, *start)?),
         FromWorker::Parsed { .. } => Attached::Ratings(take_parsed(message)?),
         _ => Attached::Nothing,
     };

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
-use affinity_engine::als::{self, AlsModel, FitShare, Side};
+use affinity_engine::als::{self, AlsModel, FitShare};
 use affinity_engine::cv::{self, k_fold};
 use affinity_engine::metrics::{evaluate, ColdStartStrategy};
 use affinity_engine::ranking::evaluate_ranking_sampled;
@@ -19,11 +19,12 @@ use affinity_engine::split::random_split;
 use affinity_engine::Ratings;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort};
 
 use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want, TOP_K};
 use crate::reading;
-use crate::wire::Attached;
+use crate::shared_fit::{Action, PartRows, PeerFit};
+use crate::wire::{self, Attached, Packet};
 
 /// Test users whose top-N lists the final model's ranking metrics are computed on. Scoring
 /// costs users × items × rank: on a million ratings every user would keep the worker busy
@@ -36,7 +37,6 @@ const MAX_RANKED_USERS: usize = 3000;
 /// (a cross-validation grid sent two hundred), time a two-core machine takes from the
 /// workers. The page shows progress four times a second at most anyway.
 const PROGRESS_EVERY_MS: f64 = 100.0;
-use crate::wire::{self, Packet};
 
 /// A training part and the part it is tested on.
 type Parts = (Ratings, Ratings);
@@ -49,14 +49,43 @@ struct WorkerState {
     holdout: Option<((u64, u64), Parts)>,
     /// (train fraction bits, seed, k) → folds of the holdout's training part.
     folds: Option<((u64, u64, usize), Vec<Parts>)>,
-    /// This worker's share of the fit that the pool's workers run together, if any.
-    shared: Option<(FitJob, FitShare)>,
+    /// This worker's part of the fit that the pool's workers run together, if any.
+    shared: Option<WorkerShare>,
+}
+
+/// A worker's part in a shared fit.
+struct WorkerShare {
+    job: FitJob,
+    fit: PeerFit,
+    /// To every other worker of the fit.
+    ports: Vec<MessagePort>,
+    /// When the page started the fit (`Date.now()`, ms).
+    started_ms: f64,
+}
+
+impl Drop for WorkerShare {
+    fn drop(&mut self) {
+        for port in &self.ports {
+            port.close();
+        }
+    }
 }
 
 thread_local! {
     static STATE: RefCell<WorkerState> = RefCell::new(WorkerState::default());
     /// The job being run, for the panic hook's report.
     static CURRENT_JOB: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The handler of every port to another worker: it hands the message to the worker's
+    /// own `onmessage`, so each message, from the page or a peer, goes one way in, and an
+    /// exception in it is uncaught as anywhere else (the page then sees the worker crash).
+    static PORT_HANDLER: JsValue = Closure::<dyn Fn(MessageEvent)>::new(|ev: MessageEvent| {
+        if let Some(handler) = scope().onmessage() {
+            if let Err(e) = handler.call1(&JsValue::NULL, &ev) {
+                wasm_bindgen::throw_val(e);
+            }
+        }
+    })
+    .into_js_value();
 }
 
 /// Starts listening for messages and tells the page the worker is ready.
@@ -150,8 +179,8 @@ fn on_message(message: &JsValue) {
             }
             return;
         }
-        ToWorker::Fit(job) | ToWorker::Share(job) => job.job_id,
-        ToWorker::Solve { job_id, .. } | ToWorker::Finish { job_id, .. } => *job_id,
+        ToWorker::Fit(job) | ToWorker::Share { job, .. } => job.job_id,
+        ToWorker::PartRows { job_id, .. } => *job_id,
     };
     CURRENT_JOB.set(Some(job_id));
     let reply = STATE.with_borrow_mut(|s| match head {
@@ -160,13 +189,32 @@ fn on_message(message: &JsValue) {
             s.shared = None;
             run_job(s, &job)
         }
-        ToWorker::Share(job) => start_share(s, job).map(|()| None),
-        ToWorker::Solve {
-            side, part, parts, ..
-        } => solve_share(s, job_id, side, part, parts, attached).map(Some),
-        ToWorker::Finish { loss, fit_ms, .. } => {
-            finish_share(s, job_id, loss, fit_ms, attached).map(Some)
-        }
+        ToWorker::Share {
+            job,
+            part,
+            parts,
+            started_ms,
+        } => start_share(s, job, part, parts, started_ms, attached),
+        ToWorker::PartRows {
+            half_step,
+            part,
+            n_rows,
+            squared_errors,
+            ..
+        } => match attached {
+            Attached::Rows(rows) => take_part_rows(
+                s,
+                job_id,
+                PartRows {
+                    half_step,
+                    part,
+                    n_rows,
+                    rows,
+                    squared_errors,
+                },
+            ),
+            _ => Err("rows of a shared fit came without their rows".into()),
+        },
         ToWorker::Data { .. } | ToWorker::Parse { .. } => Ok(None),
     });
     CURRENT_JOB.set(None);
@@ -174,12 +222,9 @@ fn on_message(message: &JsValue) {
         Ok(Some(packet)) => post(&packet),
         Ok(None) => {}
         Err(message) => {
-            // A failed share only holds memory: the coordinator gives the fit up.
+            // A failed share only holds memory: the page gives the fit up.
             STATE.with_borrow_mut(|s| {
-                if s.shared
-                    .as_ref()
-                    .is_some_and(|(job, _)| job.job_id == job_id)
-                {
+                if s.shared.as_ref().is_some_and(|w| w.job.job_id == job_id) {
                     s.shared = None;
                 }
             });
@@ -191,78 +236,111 @@ fn on_message(message: &JsValue) {
     }
 }
 
-/// Sets up this worker's share of `job`: the same training part and starting model as every
-/// other share.
-fn start_share(state: &mut WorkerState, job: FitJob) -> Result<(), String> {
+/// Takes part `part` of `parts` in the shared fit `job`, with ports to the other workers,
+/// and solves this part of its first half-step.
+fn start_share(
+    state: &mut WorkerState,
+    job: FitJob,
+    part: usize,
+    parts: usize,
+    started_ms: f64,
+    attached: Attached,
+) -> Result<Option<Result<Packet, String>>, String> {
     state.shared = None;
+    let Attached::Ports(ports) = attached else {
+        return Err("the shared fit came without ports to the other workers".into());
+    };
+    if ports.len() + 1 != parts {
+        return Err(format!(
+            "a fit in {parts} parts came with {} ports",
+            ports.len()
+        ));
+    }
     let params = job.params.check().map_err(|e| e.to_string())?;
     let (train, _) = parts_of(state, &job)?;
     let share = FitShare::new(train, &params);
-    state.shared = Some((job, share));
-    Ok(())
+    PORT_HANDLER.with(|handler| {
+        for port in &ports {
+            port.set_onmessage(Some(handler.unchecked_ref()));
+        }
+    });
+    let (fit, actions) = PeerFit::start(share, part, parts, params.max_iter)?;
+    state.shared = Some(WorkerShare {
+        job,
+        fit,
+        ports,
+        started_ms,
+    });
+    carry_out(state, actions)
 }
 
-/// Solves this worker's part of a half-step, after applying the other side's rows (absent
-/// on the first half-step, which starts from the seeded model every share holds).
-fn solve_share(
+/// Takes another worker's rows of the shared fit `job_id`; rows of a fit this worker no
+/// longer runs (given up, or replaced by a new job) are dropped.
+fn take_part_rows(
     state: &mut WorkerState,
     job_id: u64,
-    side: Side,
-    part: usize,
-    parts: usize,
-    attached: Attached,
-) -> Result<Result<Packet, String>, String> {
-    let share = match &mut state.shared {
-        Some((job, share)) if job.job_id == job_id => share,
-        _ => {
-            return Err("this worker holds no share of the fit (it may have been restarted)".into())
-        }
+    rows: PartRows,
+) -> Result<Option<Result<Packet, String>>, String> {
+    let Some(share) = state.shared.as_mut().filter(|w| w.job.job_id == job_id) else {
+        return Ok(None);
     };
-    let other = match side {
-        Side::Users => Side::Items,
-        Side::Items => Side::Users,
-    };
-    if let Attached::Rows(rows) = &attached {
-        share.apply(other, rows).map_err(|e| e.to_string())?;
-    }
-    let range = share.part(side, part, parts).map_err(|e| e.to_string())?;
-    let rows = share
-        .solve(side, range.clone())
-        .map_err(|e| e.to_string())?;
-    let squared_errors = (side == Side::Users).then(|| share.squared_errors(range));
-    Ok(wire::rows_packet(
-        &FromWorker::Solved {
-            job_id,
-            side,
-            n_rows: share.n_rows(side),
-            start: rows.start,
-            squared_errors,
-        },
-        Some(&rows),
-    ))
+    let actions = share.fit.receive(rows)?;
+    carry_out(state, actions)
 }
 
-/// Completes the shared fit with the last users' rows and scores it, as a model job does.
-fn finish_share(
+/// Sends this worker's rows to the others, reports iterations (the first worker) and, at the
+/// end, the model (the first worker) or that this worker is free (the others).
+fn carry_out(
     state: &mut WorkerState,
-    job_id: u64,
-    loss: Vec<f64>,
-    fit_ms: f64,
-    attached: Attached,
-) -> Result<Result<Packet, String>, String> {
-    let (job, mut share) = match state.shared.take() {
-        Some((job, share)) if job.job_id == job_id => (job, share),
-        _ => {
-            return Err("this worker holds no share of the fit (it may have been restarted)".into())
+    actions: Vec<Action>,
+) -> Result<Option<Result<Packet, String>>, String> {
+    for action in actions {
+        let Some(share) = state.shared.as_ref() else {
+            break;
+        };
+        let job_id = share.job.job_id;
+        match action {
+            Action::Send(rows) => {
+                let head = ToWorker::PartRows {
+                    job_id,
+                    half_step: rows.half_step,
+                    part: rows.part,
+                    n_rows: rows.n_rows,
+                    start: rows.rows.start,
+                    squared_errors: rows.squared_errors,
+                };
+                for port in &share.ports {
+                    // A packet per port: its buffers are transferred, so each is sent once.
+                    let packet = wire::rows_packet(&head, Some(&rows.rows))?;
+                    port.post_message_with_transferable(&packet.message, &packet.transfer)
+                        .map_err(|e| format!("could not send rows to another worker: {e:?}"))?;
+                }
+            }
+            Action::Progress(report) => {
+                if share.fit.part() == 0 {
+                    post(&wire::from_worker_packet(&FromWorker::Progress {
+                        job_id,
+                        report,
+                    }));
+                }
+            }
+            Action::Done { model, loss } => {
+                let Some(share) = state.shared.take() else {
+                    break;
+                };
+                if share.fit.part() != 0 {
+                    return Ok(Some(wire::from_worker_packet(&FromWorker::ShareDone {
+                        job_id,
+                    })));
+                }
+                let fit_ms = js_sys::Date::now() - share.started_ms;
+                let (train, test) = parts_of(state, &share.job)?;
+                let report = model_report(&model, train, test, loss, fit_ms);
+                return Ok(Some(wire::trained_packet(job_id, report, &model)));
+            }
         }
-    };
-    if let Attached::Rows(rows) = &attached {
-        share.apply(Side::Users, rows).map_err(|e| e.to_string())?;
     }
-    let model = share.into_model();
-    let (train, test) = parts_of(state, &job)?;
-    let report = model_report(&model, train, test, loss, fit_ms);
-    Ok(wire::trained_packet(job_id, report, &model))
+    Ok(None)
 }
 
 /// Scores of a final model on its test part.

@@ -3,8 +3,8 @@
 //! A browser without cross-origin isolation has no shared-memory threads, only workers that
 //! exchange messages. To use every core for one fit, each worker holds a [`FitShare`] (the
 //! same ratings, parameters and starting model) and solves its own run of rows in each
-//! half-step; a coordinator gathers the runs into the whole side and sends it to every
-//! worker before the next half-step. Rows are solved independently, so the factors are the
+//! half-step; the runs are gathered into the whole side (by each worker, from the others'
+//! messages, in the web app) and applied to every share before the next half-step. Rows are solved independently, so the factors are the
 //! ones [`super::fit`] computes, bit for bit, whatever the number of shares.
 
 use std::ops::Range;
@@ -73,7 +73,7 @@ pub enum ShareError {
 }
 
 /// One process's copy of a shared fit: the training ratings by row, the parameters and a
-/// whole model that it updates with its own rows and with what the coordinator sends.
+/// whole model that it updates with its own rows and with the others' rows.
 #[derive(Debug)]
 pub struct FitShare {
     by_user: RatingRows,
