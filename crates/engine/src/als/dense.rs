@@ -163,10 +163,10 @@ pub(super) fn fits_f32(v: f64) -> bool {
 /// matrices have a multiple of this many columns.
 pub(super) const GRAM_NR: usize = 8;
 
-/// Ratings summed in a tile's registers before the tile is added to the Gram matrix: the
-/// partial sums of a chunk are then summed, which loses less than one long running sum, and
-/// the flushes cost nothing next to the multiply-adds.
-const GRAM_KC: usize = 64;
+/// Ratings summed in a tile's registers before the tile is added to the Gram matrix (the
+/// partial sums of a chunk are then summed, which loses less than one long running sum),
+/// and whose rows [`add_gram_gathered`] copies side by side first.
+pub(super) const GRAM_KC: usize = 64;
 
 /// `gram += Σ_k a_k x_kᵀ` over the upper triangle of `gram` and `rhs += Σ_k w_k x_k`, where
 /// `gram` is a `dp × dp` row-major `f32` matrix of which the leading `d × d` block is the
@@ -174,16 +174,19 @@ const GRAM_KC: usize = 64;
 ///
 /// `x_k` is row `cols[k]` of `fixed`, a matrix of `dp` columns whose columns `d..` are
 /// zero; `a_k` is `x_k` itself or, when `WEIGHTED`, row `k` of `weighted` (`x_k` scaled by
-/// the rating's weight, same layout); `w_k` is `rhs_weights[k]`.
+/// the rating's weight, same layout); `w_k` is `rhs_weights[k]`. `panel` is scratch of at
+/// least `GRAM_KC × dp` values.
 ///
-/// A rank-k update blocked for registers: an `MR × GRAM_NR` tile of the Gram matrix stays in
-/// accumulators while up to `GRAM_KC` ratings stream past it (one vector load and `MR`
-/// broadcasts per rating), then is added to `gram`. Every operation is an element-wise
-/// multiply or add on fixed-width `[f32; GRAM_NR]` lanes (no fused multiply-add, no
-/// horizontal sum), so each entry is summed in the same order whatever `MR` and whatever
-/// vector width the compiler picks (AVX2, SSE2, wasm simd128 or scalar): the result is
-/// bit-identical across them. Tiles that straddle the diagonal also add to a few entries
-/// below it, which are never read.
+/// A rank-k update blocked for registers: the rows of up to [`GRAM_KC`] ratings are copied
+/// side by side into `panel` (so the tiles read them in order, with no index to look up or
+/// bound to check per rating), then an `MR × GRAM_NR` tile of the Gram matrix stays in
+/// accumulators while they stream past it (one vector load and `MR` broadcasts per rating),
+/// and is added to `gram`. Every operation is an element-wise multiply or add on
+/// fixed-width `[f32; GRAM_NR]` lanes (no fused multiply-add, no horizontal sum), so each
+/// entry is summed in the same order whatever `MR` and whatever vector width the compiler
+/// picks (AVX2, SSE2, wasm simd128 or scalar): the result is bit-identical across them.
+/// Tiles that straddle the diagonal also add to a few entries below it, which are never
+/// read.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
@@ -195,6 +198,7 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
     cols: &[u32],
     weighted: &[f32],
     rhs_weights: &[f32],
+    panel: &mut [f32],
 ) {
     debug_assert!(dp.is_multiple_of(GRAM_NR) && GRAM_NR.is_multiple_of(MR) && dp >= d);
     debug_assert!(!WEIGHTED || weighted.len() >= cols.len() * dp);
@@ -202,27 +206,36 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
     for (chunk, kc) in cols.chunks(GRAM_KC).enumerate() {
         let first = chunk * GRAM_KC;
         let wc = &rhs_weights[first..first + kc.len()];
+        let panel = &mut panel[..kc.len() * dp];
+        for (row, &c) in panel.chunks_exact_mut(dp).zip(kc) {
+            row.copy_from_slice(&fixed[c as usize * dp..(c as usize + 1) * dp]);
+        }
+        let panel = &*panel;
+        let ac = if WEIGHTED {
+            &weighted[first * dp..(first + kc.len()) * dp]
+        } else {
+            panel
+        };
         // The right-hand side, in four interleaved accumulators (rating k in lane k % 4)
         // so that the additions of successive ratings do not wait on each other.
         for j0 in (0..d).step_by(GRAM_NR) {
             let mut acc = [[0f32; GRAM_NR]; 4];
-            let x_of = |c: u32| -> &[f32; GRAM_NR] {
-                fixed[c as usize * dp + j0..c as usize * dp + j0 + GRAM_NR]
+            let x_of = |k: usize| -> &[f32; GRAM_NR] {
+                panel[k * dp + j0..k * dp + j0 + GRAM_NR]
                     .try_into()
                     .unwrap()
             };
-            let (c4, c_rest) = kc.split_at(kc.len() / 4 * 4);
-            let (w4, w_rest) = wc.split_at(c4.len());
-            for (cs, ws) in c4.chunks_exact(4).zip(w4.chunks_exact(4)) {
+            let n4 = kc.len() / 4 * 4;
+            for (k0, ws) in (0..n4).step_by(4).zip(wc.chunks_exact(4)) {
                 for l in 0..4 {
-                    let x = x_of(cs[l]);
+                    let x = x_of(k0 + l);
                     for (s, &v) in acc[l].iter_mut().zip(x) {
                         *s += ws[l] * v;
                     }
                 }
             }
-            for (l, (&c, &w)) in c_rest.iter().zip(w_rest).enumerate() {
-                for (s, &v) in acc[l].iter_mut().zip(x_of(c)) {
+            for (l, (k, &w)) in (n4..kc.len()).zip(&wc[n4..]).enumerate() {
+                for (s, &v) in acc[l].iter_mut().zip(x_of(k)) {
                     *s += w * v;
                 }
             }
@@ -233,34 +246,26 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
         }
         for i0 in (0..d).step_by(MR) {
             for j0 in (i0 / GRAM_NR * GRAM_NR..d).step_by(GRAM_NR) {
-                gram_tile::<MR, WEIGHTED>(gram, dp, fixed, kc, first, weighted, i0, j0);
+                gram_tile::<MR>(gram, dp, panel, ac, i0, j0);
             }
         }
     }
 }
 
-/// One `MR × GRAM_NR` tile of [`add_gram_gathered`] at row `i0`, column `j0`, over the
-/// ratings `kc` (the `first`-th on).
+/// One `MR × GRAM_NR` tile of [`add_gram_gathered`] at row `i0`, column `j0`: the sum over
+/// the chunk's ratings of `a_k[i0..i0 + MR] x_k[j0..j0 + GRAM_NR]ᵀ`, where `x_k` and `a_k`
+/// are the `k`-th rows (of `dp` values) of `panel` and `a`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn gram_tile<const MR: usize, const WEIGHTED: bool>(
+fn gram_tile<const MR: usize>(
     gram: &mut [f32],
     dp: usize,
-    fixed: &[f32],
-    kc: &[u32],
-    first: usize,
-    weighted: &[f32],
+    panel: &[f32],
+    a: &[f32],
     i0: usize,
     j0: usize,
 ) {
     let mut acc = [[0f32; GRAM_NR]; MR];
-    for (k, &c) in kc.iter().enumerate() {
-        let x = &fixed[c as usize * dp..(c as usize + 1) * dp];
-        let a = if WEIGHTED {
-            &weighted[(first + k) * dp..(first + k + 1) * dp]
-        } else {
-            x
-        };
+    for (x, a) in panel.chunks_exact(dp).zip(a.chunks_exact(dp)) {
         let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
         let xj: &[f32; GRAM_NR] = x[j0..j0 + GRAM_NR].try_into().unwrap();
         for (row, &v) in acc.iter_mut().zip(ai) {
@@ -529,6 +534,104 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// `add_gram_gathered` with `MR`-row tiles on `n` ratings of random rows (repeats
+    /// included), weighted or not: the upper triangle of the Gram matrix and the right-hand
+    /// side.
+    fn gram_of<const MR: usize, const WEIGHTED: bool>(n: usize, d: usize) -> (Vec<f32>, Vec<f32>) {
+        let dp = d.div_ceil(GRAM_NR) * GRAM_NR;
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64 * 31 + d as u64);
+        let n_rows = 50;
+        let mut fixed = vec![0f32; n_rows * dp];
+        for row in fixed.chunks_exact_mut(dp) {
+            for v in &mut row[..d] {
+                *v = rng.random_range(-1.0..1.0);
+            }
+        }
+        let cols: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_rows as u32)).collect();
+        let rhs_weights: Vec<f32> = (0..n).map(|_| rng.random_range(0.5..5.0)).collect();
+        let weighted: Vec<f32> = if WEIGHTED {
+            cols.iter()
+                .zip(&rhs_weights)
+                .flat_map(|(&c, &w)| {
+                    fixed[c as usize * dp..(c as usize + 1) * dp]
+                        .iter()
+                        .map(move |&v| v * w)
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        let mut gram = vec![0f32; dp * dp];
+        let mut rhs = vec![0f32; dp];
+        let mut panel = vec![f32::NAN; GRAM_KC * dp];
+        add_gram_gathered::<MR, WEIGHTED>(
+            &mut gram,
+            &mut rhs,
+            d,
+            dp,
+            &fixed,
+            &cols,
+            &weighted,
+            &rhs_weights,
+            &mut panel,
+        );
+        // The upper triangle of the system only: tiles also write a few entries below.
+        let upper = (0..d)
+            .flat_map(|i| (i..d).map(move |j| (i, j)))
+            .map(|(i, j)| gram[i * dp + j])
+            .collect();
+        // The exact sums, to check the kernel adds what it should.
+        for i in 0..d {
+            let want_rhs: f64 = cols
+                .iter()
+                .zip(&rhs_weights)
+                .map(|(&c, &w)| f64::from(w) * f64::from(fixed[c as usize * dp + i]))
+                .sum();
+            assert!((f64::from(rhs[i]) - want_rhs).abs() < 1e-3 * (1.0 + want_rhs.abs()));
+            for j in i..d {
+                let want: f64 = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &c)| {
+                        let x = &fixed[c as usize * dp..];
+                        let a = if WEIGHTED { &weighted[k * dp..] } else { x };
+                        f64::from(a[i]) * f64::from(x[j])
+                    })
+                    .sum();
+                let got = f64::from(gram[i * dp + j]);
+                assert!(
+                    (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "({i}, {j}): {got} against {want}"
+                );
+            }
+        }
+        (upper, rhs[..d].to_vec())
+    }
+
+    #[test]
+    fn the_gram_kernel_gives_the_same_bits_whatever_its_tile_height() {
+        // Chunk boundaries (64 ratings) fall inside and at the end of these rows.
+        for n in [1, 7, 64, 65, 150] {
+            for d in [3, 8, 13, 40] {
+                let want = gram_of::<1, false>(n, d);
+                assert_eq!(gram_of::<2, false>(n, d), want, "{n} ratings, d {d}");
+                assert_eq!(gram_of::<4, false>(n, d), want, "{n} ratings, d {d}");
+                assert_eq!(gram_of::<8, false>(n, d), want, "{n} ratings, d {d}");
+                let want = gram_of::<1, true>(n, d);
+                assert_eq!(
+                    gram_of::<4, true>(n, d),
+                    want,
+                    "weighted, {n} ratings, d {d}"
+                );
+                assert_eq!(
+                    gram_of::<8, true>(n, d),
+                    want,
+                    "weighted, {n} ratings, d {d}"
+                );
+            }
+        }
+    }
 
     /// A random SPD matrix `M Mᵀ + εI` (full storage, so tests can read any entry) and `b`.
     fn random_system(rng: &mut ChaCha8Rng, d: usize) -> (Vec<f64>, Vec<f64>) {

@@ -2,7 +2,7 @@
 
 use super::dense::{
     add_gram_gathered, add_outer, axpy, cholesky_f32, cholesky_solve_f32, dot, fits_f32, nnls,
-    solve_spd, sym_mul, NnlsScratch, GRAM_NR,
+    solve_spd, sym_mul, NnlsScratch, GRAM_KC, GRAM_NR,
 };
 use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
@@ -115,6 +115,8 @@ pub(super) struct Workspace {
     /// A row's column vectors scaled by their ratings' weights (implicit feedback), `f32`
     /// rows of `dp` values.
     weighted: Vec<f32>,
+    /// The rows of a chunk of ratings, side by side (see [`add_gram_gathered`]).
+    panel: Vec<f32>,
     residual: Vec<f64>,
     direction: Vec<f64>,
     a_dir: Vec<f64>,
@@ -138,6 +140,7 @@ impl Workspace {
             sol: vec![0.0; d],
             xa: vec![0.0; d],
             weighted: vec![],
+            panel: vec![0.0; GRAM_KC * dp],
             residual: vec![0.0; d],
             direction: vec![0.0; d],
             a_dir: vec![0.0; d],
@@ -668,6 +671,7 @@ fn build_system<const MR: usize>(
                 cols,
                 &[],
                 &ws.rhs_weights,
+                &mut ws.panel,
             );
             n
         }
@@ -707,6 +711,7 @@ fn build_system<const MR: usize>(
                 cols,
                 &ws.weighted,
                 &ws.rhs_weights,
+                &mut ws.panel,
             );
             n_explicit
         }
