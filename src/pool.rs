@@ -451,7 +451,6 @@ impl Pool {
                 ends[b * parts + a] = Some(channel.port2());
             }
         }
-        let started_ms = js_sys::Date::now();
         let mut inner = self.inner.borrow_mut();
         inner.shared = Some(SharedJob {
             job_id: job.job_id,
@@ -467,7 +466,6 @@ impl Pool {
                 job: job.clone(),
                 part,
                 parts,
-                started_ms,
             };
             post_to(&inner.slots[k].worker, wire::share_packet(&head, &own))?;
             inner.slots[k].busy = Some(job.job_id);

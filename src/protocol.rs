@@ -91,8 +91,6 @@ pub enum ToWorker {
         part: usize,
         /// Number of parts (workers).
         parts: usize,
-        /// When the page started the fit (`Date.now()`, ms), for the fit's wall time.
-        started_ms: f64,
     },
     /// Another worker's rows of a half-step of the shared fit `job_id` (through a port from
     /// [`ToWorker::Share`]); the rows travel beside this.

@@ -59,7 +59,8 @@ struct WorkerShare {
     fit: PeerFit,
     /// To every other worker of the fit.
     ports: Vec<MessagePort>,
-    /// When the page started the fit (`Date.now()`, ms).
+    /// When this worker had its training part and began the fit (`Date.now()`, ms): the
+    /// fit's time leaves out reading the dataset and splitting it, as a one-worker fit's does.
     started_ms: f64,
 }
 
@@ -189,12 +190,7 @@ fn on_message(message: &JsValue) {
             s.shared = None;
             run_job(s, &job)
         }
-        ToWorker::Share {
-            job,
-            part,
-            parts,
-            started_ms,
-        } => start_share(s, job, part, parts, started_ms, attached),
+        ToWorker::Share { job, part, parts } => start_share(s, job, part, parts, attached),
         ToWorker::PartRows {
             half_step,
             part,
@@ -243,7 +239,6 @@ fn start_share(
     job: FitJob,
     part: usize,
     parts: usize,
-    started_ms: f64,
     attached: Attached,
 ) -> Result<Option<Result<Packet, String>>, String> {
     state.shared = None;
@@ -258,6 +253,7 @@ fn start_share(
     }
     let params = job.params.check().map_err(|e| e.to_string())?;
     let (train, _) = parts_of(state, &job)?;
+    let started_ms = js_sys::Date::now();
     let share = FitShare::new(train, &params);
     PORT_HANDLER.with(|handler| {
         for port in &ports {
