@@ -163,6 +163,10 @@ pub(super) fn fits_f32(v: f64) -> bool {
 /// matrices have a multiple of this many columns.
 pub(super) const GRAM_NR: usize = 8;
 
+/// Columns of the narrower tiles at the diagonal and at the last column: one 128-bit
+/// vector of `f32`.
+const GRAM_NR_MIN: usize = 4;
+
 /// Ratings summed in a tile's registers before the tile is added to the Gram matrix (the
 /// partial sums of a chunk are then summed, which loses less than one long running sum),
 /// and whose rows [`add_gram_gathered`] copies side by side first.
@@ -245,18 +249,30 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
             }
         }
         for i0 in (0..d).step_by(MR) {
-            for j0 in (i0 / GRAM_NR * GRAM_NR..d).step_by(GRAM_NR) {
-                gram_tile::<MR>(gram, dp, panel, ac, i0, j0);
+            // Tiles start at the diagonal's block of four columns and end at column `d`
+            // with a four-column tile when four are left: fewer entries below the diagonal
+            // or right of `d` are summed for nothing (at rank 40 with four-row tiles, 880
+            // entries per rating where eight-column tiles from a multiple of eight sum 960;
+            // at rank 10, 96 where they sum 160).
+            let mut j0 = i0 / GRAM_NR_MIN * GRAM_NR_MIN;
+            while j0 < d {
+                if d - j0 > GRAM_NR_MIN {
+                    gram_tile::<MR, GRAM_NR>(gram, dp, panel, ac, i0, j0);
+                    j0 += GRAM_NR;
+                } else {
+                    gram_tile::<MR, GRAM_NR_MIN>(gram, dp, panel, ac, i0, j0);
+                    j0 += GRAM_NR_MIN;
+                }
             }
         }
     }
 }
 
-/// One `MR × GRAM_NR` tile of [`add_gram_gathered`] at row `i0`, column `j0`: the sum over
-/// the chunk's ratings of `a_k[i0..i0 + MR] x_k[j0..j0 + GRAM_NR]ᵀ`, where `x_k` and `a_k`
-/// are the `k`-th rows (of `dp` values) of `panel` and `a`.
+/// One `MR × NR` tile of [`add_gram_gathered`] at row `i0`, column `j0`: the sum over the
+/// chunk's ratings of `a_k[i0..i0 + MR] x_k[j0..j0 + NR]ᵀ`, where `x_k` and `a_k` are the
+/// `k`-th rows (of `dp` values) of `panel` and `a`.
 #[inline(always)]
-fn gram_tile<const MR: usize>(
+fn gram_tile<const MR: usize, const NR: usize>(
     gram: &mut [f32],
     dp: usize,
     panel: &[f32],
@@ -264,10 +280,10 @@ fn gram_tile<const MR: usize>(
     i0: usize,
     j0: usize,
 ) {
-    let mut acc = [[0f32; GRAM_NR]; MR];
+    let mut acc = [[0f32; NR]; MR];
     for (x, a) in panel.chunks_exact(dp).zip(a.chunks_exact(dp)) {
         let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
-        let xj: &[f32; GRAM_NR] = x[j0..j0 + GRAM_NR].try_into().unwrap();
+        let xj: &[f32; NR] = x[j0..j0 + NR].try_into().unwrap();
         for (row, &v) in acc.iter_mut().zip(ai) {
             for (s, &w) in row.iter_mut().zip(xj) {
                 *s += v * w;
@@ -275,7 +291,7 @@ fn gram_tile<const MR: usize>(
         }
     }
     for (i, row) in (i0..i0 + MR).zip(&acc) {
-        let g: &mut [f32; GRAM_NR] = (&mut gram[i * dp + j0..i * dp + j0 + GRAM_NR])
+        let g: &mut [f32; NR] = (&mut gram[i * dp + j0..i * dp + j0 + NR])
             .try_into()
             .unwrap();
         for (g, &s) in g.iter_mut().zip(row) {
@@ -613,7 +629,7 @@ mod tests {
     fn the_gram_kernel_gives_the_same_bits_whatever_its_tile_height() {
         // Chunk boundaries (64 ratings) fall inside and at the end of these rows.
         for n in [1, 7, 64, 65, 150] {
-            for d in [3, 8, 13, 40] {
+            for d in [3, 8, 10, 13, 36, 40] {
                 let want = gram_of::<1, false>(n, d);
                 assert_eq!(gram_of::<2, false>(n, d), want, "{n} ratings, d {d}");
                 assert_eq!(gram_of::<4, false>(n, d), want, "{n} ratings, d {d}");
