@@ -19,7 +19,10 @@
 // Jobs (the page's own numbers where it reports them, else wall time measured in the page):
 //   fit      u.data, 80% training share, rank 40, maxIter 10, regParam 0.1, seed 42, no biases:
 //            the page's "Fitted in" time against `affinity eval --split 0.8` fit_seconds (the
-//            same split of the same file, so the same fit).
+//            same split of the same file, so the same fit). Also with one worker against one
+//            native thread, and against one native thread of 128-bit lanes (AFFINITY_LANES=128,
+//            SSE2 as wasm's simd128 is 128 bits wide, where the CLI otherwise uses AVX2's 256):
+//            which part of the gap is the lanes' width, which the wasm engine's own.
 //   cv       3 folds × rank {10, 40} × regParam {0.05, 0.1, 0.2} on the 80% share, then the final
 //            fit and its scores: click-to-scores wall time with ?workers=1 and ?workers=2 against
 //            `affinity cv --split 0.8` (native threads: 1 via taskset, and all cores).
@@ -65,7 +68,7 @@ const log = (...a) => console.error('[bench]', ...a);
  * Runs the CLI; resolves to { wall (s), json (parsed stdout or null), peakKiB, stdout }.
  * `cpus` (e.g. "0") pins it with taskset, which also makes available_parallelism() report 1.
  */
-function runNative(args, { cpus } = {}) {
+function runNative(args, { cpus, env } = {}) {
   const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
   let cmd = BIN;
   let argv = args;
@@ -79,7 +82,7 @@ function runNative(args, { cpus } = {}) {
   }
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -421,12 +424,16 @@ async function main() {
     nativeFits.push(await runNative(['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json']));
   }
   const nativeFit = Math.min(...nativeFits.map((r) => r.json.fit_seconds)) * 1000;
-  log('native: fit, 1 thread');
+  log('native: fit, 1 thread, with AVX2 and with 128-bit lanes (AFFINITY_LANES=128), alternating');
   const nativeFits1 = [];
+  const nativeFits128 = [];
+  const fitArgs = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json'];
   for (let k = 0; k < REPEAT; k++) {
-    nativeFits1.push(await runNative(['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json'], { cpus: '0' }));
+    nativeFits1.push(await runNative(fitArgs, { cpus: '0' }));
+    nativeFits128.push(await runNative(fitArgs, { cpus: '0', env: { AFFINITY_LANES: '128' } }));
   }
   const nativeFit1 = Math.min(...nativeFits1.map((r) => r.json.fit_seconds)) * 1000;
+  const nativeFit128 = Math.min(...nativeFits128.map((r) => r.json.fit_seconds)) * 1000;
   const cvArgs = ['cv', '--ratings', UDATA, '--folds', '3', '--rank', CV_RANKS.join(','), '--reg-param', CV_REGS.join(','), '--max-iter', '10', '--split', '0.8', '--seed', String(SEED), '--json'];
   const fastest = (runs) => runs.reduce((a, b) => (b.json.seconds < a.json.seconds ? b : a));
   const nativeCv1Runs = [];
@@ -465,6 +472,7 @@ async function main() {
 
     rows.push([`fit u.data (80%), rank 40, maxIter 10 (best of ${REPEAT})`, sec(fit.fitMs), sec(nativeFit), ratio(fit.fitMs, nativeFit), `≤ 1.5: ${fit.fitMs <= 1.5 * nativeFit ? 'PASS' : 'FAIL'}`]);
     rows.push([`the same fit, 1 worker / 1 thread (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit1), ratio(fit1.fitMs, nativeFit1), 'per core']);
+    rows.push([`the same fit, 1 worker / 1 thread of 128-bit lanes, as wasm's (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit128), ratio(fit1.fitMs, nativeFit128), `native 128-bit lanes / AVX2: ${ratio(nativeFit128, nativeFit1)}`]);
     rows.push([`3-fold CV, 6 points + final fit, 1 worker / 1 thread (best of ${CV_REPEAT})`, sec(cv1.wallMs), sec(nativeCv1.json.seconds * 1000), ratio(cv1.wallMs, nativeCv1.json.seconds * 1000), `longest page task ${cv1.longestTaskMs} ms`]);
     const cores = os.availableParallelism?.() ?? os.cpus().length;
     rows.push([`3-fold CV, 6 points + final fit, 2 workers / ${cores} threads (best of ${CV_REPEAT})`, sec(cv2.wallMs), sec(nativeCvAll.json.seconds * 1000), ratio(cv2.wallMs, nativeCvAll.json.seconds * 1000), `longest page task ${cv2.longestTaskMs} ms`]);

@@ -159,3 +159,40 @@ fn bad_models_users_and_flags_are_reported_with_what_and_where() {
     assert!(!ok);
     assert!(err.contains("bad.csv") && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn the_128_bit_lanes_of_wasm_give_the_models_of_avx2_bit_for_bit() {
+    // With AVX2 the row solves use 8-row tiles of 256-bit vectors; AFFINITY_LANES=128 makes
+    // them use the 4-row tiles of 128-bit vectors that the browser's WebAssembly build uses.
+    // (On a processor without AVX2 both runs take the 128-bit path.)
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("r.csv");
+    std::fs::write(&ratings, planted_csv()).unwrap();
+    for flags in [
+        &["--rank", "13"][..],
+        &["--rank", "40", "--max-iter", "3"][..],
+        &["--rank", "10", "--biases"][..],
+        &["--rank", "12", "--implicit", "--alpha", "2"][..],
+        &["--rank", "6", "--nonnegative"][..],
+    ] {
+        let models: Vec<Vec<u8>> = ["256", "128"]
+            .iter()
+            .map(|lanes| {
+                let model = dir.path().join(format!("m{lanes}.affm"));
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_affinity"))
+                    .args(["fit", "--ratings", s(&ratings), "--out", s(&model)])
+                    .args(flags)
+                    .env("AFFINITY_LANES", lanes)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{flags:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::fs::read(&model).unwrap()
+            })
+            .collect();
+        assert!(models[0] == models[1], "{flags:?}: the models differ");
+    }
+}

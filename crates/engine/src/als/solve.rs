@@ -387,12 +387,25 @@ fn solve_rows(
     ws: &mut Workspace,
 ) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX2, checked just above.
+    if use_avx2() {
+        // SAFETY: the processor supports AVX2, checked by `use_avx2`.
         unsafe { solve_rows_avx2(step, cols_of, rows, first_row, solved, ws) };
         return;
     }
     solve_rows_with::<4>(step, cols_of, rows, first_row, solved, ws);
+}
+
+/// Whether the row solves use AVX2: when the processor has it, unless the environment
+/// variable `AFFINITY_LANES` is `128`. With `128` they use the 128-bit lanes the browser's
+/// WebAssembly has (SSE2 here), which the browser benchmark uses to tell how much of the
+/// browser's time is the narrower lanes and how much the WebAssembly engine's own.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn use_avx2() -> bool {
+    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USE.get_or_init(|| {
+        std::env::var_os("AFFINITY_LANES").is_none_or(|lanes| lanes != "128")
+            && std::is_x86_feature_detected!("avx2")
+    })
 }
 
 /// [`solve_rows_with`] compiled for AVX2, whose sixteen 256-bit registers hold 8 × 8 tiles.
