@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod charts;
+mod facts;
 mod format;
 mod impact;
 mod next_task;

@@ -9,6 +9,7 @@ use affinity_engine::cv::Metric;
 use affinity_engine::metrics::Evaluation;
 use affinity_engine::parse::{Format, ParseReport};
 use affinity_engine::ranking::RankingEvaluation;
+use affinity_engine::ratings::Summary;
 use serde::{Deserialize, Serialize};
 
 /// Cut-off of the ranking metrics shown after training.
@@ -163,10 +164,15 @@ pub enum FromWorker {
         /// Rating lines read so far.
         lines_read: usize,
     },
-    /// A ratings file was read; its id lists and index columns travel beside this.
+    /// A ratings file was read; its id lists and index columns, its users' rated items, its
+    /// ratings per item and its encoding for storage travel beside this.
     Parsed {
         /// What reading it found (format, header, duplicates dropped, blank lines).
         report: ParseReport,
+        /// Its counts.
+        summary: Summary,
+        /// Its rating histogram's bins.
+        rating_bins: Vec<(f32, usize)>,
     },
     /// The job could not run; the message is meant for the visitor.
     Failed {

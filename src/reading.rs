@@ -7,20 +7,22 @@
 //! engine's [`RatingsStream`], reports progress after each slice, and sends the ratings back
 //! as index columns and id lists in transferred buffers.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use affinity_engine::parse::{Format, ParseReport};
 use affinity_engine::parse_stream::RatingsStream;
-use affinity_engine::Ratings;
+use affinity_engine::ratings::Summary;
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ErrorEvent, File, FileReaderSync, MessageEvent, Worker};
 
+use crate::facts::Facts;
 use crate::protocol::{FromWorker, ToWorker};
-use crate::wire::{self, Attached, Packet};
+use crate::storage::codec::encode_ratings;
+use crate::wire::{self, Packet, ReadFile};
 
 /// Bytes per slice: small enough for frequent progress and little memory, large enough that
 /// the per-slice overhead (a read, a message) is lost in the parsing.
@@ -47,10 +49,18 @@ pub enum ReadError {
 }
 
 /// What a read gives.
-type ReadOutcome = Result<(Ratings, ParseReport), ReadError>;
+type ReadOutcome = Result<(Box<ReadFile>, ParseReport), ReadError>;
 
-/// Ends a read's wait with its outcome.
-type Finish = Rc<dyn Fn(ReadOutcome)>;
+/// The worker's answer, before its columns are taken out of the message.
+struct Answer {
+    message: JsValue,
+    report: ParseReport,
+    summary: Summary,
+    rating_bins: Vec<(f32, usize)>,
+}
+
+/// Ends a read's wait with the worker's answer.
+type Finish = Rc<dyn Fn(Result<Answer, ReadError>)>;
 
 /// The read in progress: its worker, and how to end its wait.
 struct Active {
@@ -60,6 +70,9 @@ struct Active {
 
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+    /// Counts reads started and stopped: a read whose answer is still being taken apart
+    /// when another starts (or the demo loads) is superseded.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Reads `file` in a new worker, with `format` or the detected one, calling `on_progress`
@@ -70,9 +83,10 @@ pub async fn read_ratings(
     on_progress: impl Fn(ReadProgress) + 'static,
 ) -> ReadOutcome {
     stop_active();
+    let generation = GENERATION.get();
     let worker = Worker::new(crate::pool::LOADER)
         .map_err(|e| ReadError::Failed(format!("could not start a worker: {e:?}")))?;
-    let outcome: Rc<RefCell<Option<ReadOutcome>>> = Rc::default();
+    let outcome: Rc<RefCell<Option<Result<Answer, ReadError>>>> = Rc::default();
     let done = {
         let outcome = outcome.clone();
         let worker = worker.clone();
@@ -121,9 +135,19 @@ pub async fn read_ratings(
                             total_bytes,
                             lines_read,
                         }),
-                        Ok((FromWorker::Parsed { report }, Attached::Ratings(ratings))) => {
-                            finish(Ok((ratings, report)))
-                        }
+                        Ok((
+                            FromWorker::Parsed {
+                                report,
+                                summary,
+                                rating_bins,
+                            },
+                            _,
+                        )) => finish(Ok(Answer {
+                            message: ev.data(),
+                            report,
+                            summary,
+                            rating_bins,
+                        })),
                         Ok((FromWorker::Failed { message, .. }, _)) => {
                             finish(Err(ReadError::Failed(message)))
                         }
@@ -160,13 +184,22 @@ pub async fn read_ratings(
         }
     });
     let result = outcome.borrow_mut().take();
-    result.unwrap_or(Err(ReadError::Failed(
+    let answer = result.unwrap_or(Err(ReadError::Failed(
         "the read ended without an answer".into(),
-    )))
+    )))?;
+    // A few tasks, each short, rather than one that stops the page (see `take_read_file`).
+    let file = wire::take_read_file(&answer.message, answer.summary, answer.rating_bins)
+        .await
+        .map_err(ReadError::Failed)?;
+    if GENERATION.get() != generation {
+        return Err(ReadError::Superseded);
+    }
+    Ok((Box::new(file), answer.report))
 }
 
 /// Stops the read in progress, if any: its caller gets [`ReadError::Superseded`].
 pub fn stop_active() {
+    GENERATION.set(GENERATION.get() + 1);
     if let Some(active) = ACTIVE.take() {
         (active.finish)(Err(ReadError::Superseded));
     }
@@ -206,5 +239,11 @@ pub fn read_in_worker(
         }));
     }
     let (ratings, report) = stream.finish().map_err(|e| e.to_string())?;
-    Ok(wire::parsed_packet(&ratings, &report))
+    // Worked out here rather than in the page, which would stop to do it.
+    let facts = Facts::of(&ratings);
+    let encoded = encode_ratings(&ratings);
+    let parts = js_sys::Array::of1(&Uint8Array::from(&encoded[..]));
+    let encoded = web_sys::Blob::new_with_u8_array_sequence(&parts)
+        .map_err(|e| format!("could not keep the file's ratings for storage: {e:?}"))?;
+    Ok(wire::parsed_packet(&ratings, &report, facts, &encoded))
 }

@@ -9,6 +9,7 @@ use affinity_engine::serve::RatedItems;
 use affinity_engine::Ratings;
 use leptos::prelude::*;
 
+use crate::facts::Facts;
 use crate::protocol::TrainOutcome;
 
 /// A loaded ratings file (or the demo) and what is known about its items.
@@ -22,20 +23,30 @@ pub struct Dataset {
     /// Counts shown in the summary.
     pub summary: Summary,
     /// Each user's rated items, grouped once so recommendations can leave them out.
-    pub rated: RatedItems,
+    pub rated: Arc<RatedItems>,
+    /// The rating histogram's bins.
+    pub rating_bins: Arc<Vec<(f32, usize)>>,
+    /// Ratings per item, most rated first (the long-tail chart).
+    pub item_counts: Arc<Vec<usize>>,
 }
 
 impl Dataset {
-    /// Wraps parsed ratings.
+    /// Wraps parsed ratings, working out their [`Facts`] here.
     pub fn new(name: String, ratings: Ratings, catalog: Catalog) -> Self {
-        let summary = ratings.summary();
-        let rated = RatedItems::from_ratings(&ratings);
+        let facts = Facts::of(&ratings);
+        Self::with_facts(name, ratings, catalog, facts)
+    }
+
+    /// Wraps parsed ratings with their facts, worked out elsewhere.
+    pub fn with_facts(name: String, ratings: Ratings, catalog: Catalog, facts: Facts) -> Self {
         Self {
             name,
             ratings: Arc::new(ratings),
             catalog,
-            summary,
-            rated,
+            summary: facts.summary,
+            rated: Arc::new(facts.rated),
+            rating_bins: Arc::new(facts.rating_bins),
+            item_counts: Arc::new(facts.item_counts),
         }
     }
 
@@ -133,6 +144,8 @@ impl AppState {
             catalog,
             summary: d.summary.clone(),
             rated: d.rated.clone(),
+            rating_bins: d.rating_bins.clone(),
+            item_counts: d.item_counts.clone(),
         })));
         true
     }

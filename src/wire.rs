@@ -6,12 +6,16 @@
 
 use affinity_engine::als::{AlsModel, Biases, SideRows};
 use affinity_engine::ids::IdMap;
+use affinity_engine::ratings::Summary;
+use affinity_engine::serve::RatedItems;
 use affinity_engine::Ratings;
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, Uint8Array};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::facts::Facts;
+use crate::next_task::next_task;
 use crate::protocol::{FromWorker, ToWorker, TrainReport};
 
 /// A message ready for `postMessage(message, transfer)`.
@@ -108,6 +112,17 @@ pub fn to_worker_packet(head: &ToWorker) -> Result<Packet, String> {
     })
 }
 
+/// A ratings file as the worker that read it sends it: the ratings, what the page shows and
+/// serves of them, and their encoding for storage.
+pub struct ReadFile {
+    /// The ratings, with their ids.
+    pub ratings: Ratings,
+    /// Their summary, chart data and rated items.
+    pub facts: Facts,
+    /// The ratings encoded for storage, as the library stores them.
+    pub encoded: web_sys::Blob,
+}
+
 /// What travels beside a message's header.
 pub enum Attached {
     /// Nothing.
@@ -186,15 +201,31 @@ pub fn parse_packet(head: &ToWorker, file: &web_sys::File) -> Result<Packet, Str
     })
 }
 
-/// The ratings a worker read: the header, the index columns, and each side's ids as UTF-8
-/// bytes with end offsets (two buffers, however many ids).
+/// The ratings a worker read: the header (with the summary and histogram), the index
+/// columns, each side's ids as UTF-8 bytes with end offsets (two buffers, however many ids),
+/// the rated items, the ratings per item and the bytes to store.
 pub fn parsed_packet(
     ratings: &Ratings,
     report: &affinity_engine::parse::ParseReport,
+    facts: Facts,
+    encoded: &web_sys::Blob,
 ) -> Result<Packet, String> {
     let (obj, transfer) = packet(&FromWorker::Parsed {
         report: report.clone(),
+        summary: facts.summary,
+        rating_bins: facts.rating_bins,
     })?;
+    let (offsets, rated) = facts.rated.parts();
+    put_u32(&obj, &transfer, "rated_offsets", &to_u32s(offsets)?)?;
+    put_u32(&obj, &transfer, "rated_items", rated)?;
+    put_u32(
+        &obj,
+        &transfer,
+        "item_counts",
+        &to_u32s(&facts.item_counts)?,
+    )?;
+    // A Blob is sent by reference: its bytes are not copied again.
+    set(&obj, "encoded", encoded)?;
     put_u32(&obj, &transfer, "users", ratings.user_indices())?;
     put_u32(&obj, &transfer, "items", ratings.item_indices())?;
     put_f32(&obj, &transfer, "values", ratings.values())?;
@@ -234,22 +265,66 @@ fn split_ids(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
     Ok(IdMap::from(ids))
 }
 
-fn take_parsed(message: &JsValue) -> Result<Ratings, String> {
+fn to_u32s(values: &[usize]) -> Result<Vec<u32>, String> {
+    values
+        .iter()
+        .map(|&v| u32::try_from(v).map_err(|_| "a count exceeds 4 billion".to_owned()))
+        .collect()
+}
+
+fn to_usizes(values: Vec<u32>) -> Vec<usize> {
+    values.into_iter().map(|v| v as usize).collect()
+}
+
+/// Takes a read file out of the worker's [`FromWorker::Parsed`] message (its `summary` and
+/// `rating_bins` are in the header), one column per task of the page's event loop: each is
+/// tens of megabytes at ten million ratings, and taking them all in one task stopped the
+/// page for about half a second.
+pub async fn take_read_file(
+    message: &JsValue,
+    summary: Summary,
+    rating_bins: Vec<(f32, usize)>,
+) -> Result<ReadFile, String> {
     let users = split_ids(
         &take_u8(message, "user_ids_bytes")?,
         &take_u32(message, "user_ids_ends")?,
     )?;
+    next_task().await;
     let items = split_ids(
         &take_u8(message, "item_ids_bytes")?,
         &take_u32(message, "item_ids_ends")?,
     )?;
-    ratings_from_columns(
-        users,
-        items,
-        take_u32(message, "users")?,
-        take_u32(message, "items")?,
-        take_f32(message, "values")?,
+    next_task().await;
+    let user_idx = take_u32(message, "users")?;
+    next_task().await;
+    let item_idx = take_u32(message, "items")?;
+    next_task().await;
+    let values = take_f32(message, "values")?;
+    next_task().await;
+    let ratings = ratings_from_columns(users, items, user_idx, item_idx, values)?;
+    next_task().await;
+    let rated = RatedItems::from_parts(
+        to_usizes(take_u32(message, "rated_offsets")?),
+        take_u32(message, "rated_items")?,
+        ratings.n_items(),
     )
+    .ok_or("the worker sent broken lists of rated items")?;
+    if rated.n_users() != ratings.n_users() {
+        return Err("the worker's rated items do not fit its users".into());
+    }
+    let item_counts = to_usizes(take_u32(message, "item_counts")?);
+    Ok(ReadFile {
+        facts: Facts {
+            summary,
+            rated,
+            rating_bins,
+            item_counts,
+        },
+        encoded: get(message, "encoded")?
+            .dyn_into::<web_sys::Blob>()
+            .map_err(|_| "field encoded is not a Blob".to_owned())?,
+        ratings,
+    })
 }
 
 /// A message with rows of a shared fit beside its header (`head` says where they start).
@@ -412,7 +487,6 @@ pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Attached), S
             .map_err(|e| format!("the worker sent a broken model: {e}"))?;
             Attached::Model(Box::new(model))
         }
-        FromWorker::Parsed { .. } => Attached::Ratings(take_parsed(message)?),
         _ => Attached::Nothing,
     };
     Ok((head, attached))

@@ -11,17 +11,18 @@ use affinity_engine::parse::{detect_format, Columns, Delimiter, Format, ParseRep
 use affinity_engine::parse_options::{
     check_columns, decode_text, first_line_fields, preview, Preview,
 };
-use affinity_engine::Ratings;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::charts::{item_counts, long_tail, rating_bins, rating_histogram};
+use crate::charts::{long_tail, rating_histogram};
 use crate::format::thousands;
 use crate::next_task::next_task;
 use crate::reading::{read_ratings, stop_active, ReadError, ReadProgress};
 use crate::sections::theme::chart_theme;
 use crate::state::{AppState, Dataset};
+use crate::storage::Library;
+use crate::wire::ReadFile;
 
 /// Rows shown in the preview.
 const PREVIEW_ROWS: usize = 8;
@@ -66,6 +67,7 @@ fn delimiter_label(d: Delimiter) -> &'static str {
 #[component]
 pub fn DataSection() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let library = expect_context::<Library>();
     // Drag events fire on every child the pointer crosses: count enters minus leaves.
     let drag_depth = RwSignal::new(0i32);
     let loading = RwSignal::new(false);
@@ -76,7 +78,7 @@ pub fn DataSection() -> impl IntoView {
     let mapping_error = RwSignal::new(None::<String>);
 
     // Loads parsed ratings as the dataset, keeping `catalog`, and reports dropped duplicates.
-    let accept = move |name: String, ratings: Ratings, report: &ParseReport, catalog: Catalog| {
+    let accept = move |name: String, file: ReadFile, report: &ParseReport, catalog: Catalog| {
         notice.set(report.first_duplicate.as_ref().map(|d| {
             format!(
                 "{} repeated ratings were dropped: the last rating of a (user, item) pair wins \
@@ -88,7 +90,14 @@ pub fn DataSection() -> impl IntoView {
                 d.item
             )
         }));
-        state.load(Dataset::new(name, ratings, catalog));
+        let ReadFile {
+            ratings,
+            facts,
+            encoded,
+        } = file;
+        let dataset = Dataset::with_facts(name, ratings, catalog, facts);
+        library.expect_encoded(&dataset, encoded);
+        state.load(dataset);
     };
 
     // Reads `src` in a worker with `format` (None: detected) and loads the ratings; on a
@@ -104,12 +113,12 @@ pub fn DataSection() -> impl IntoView {
                 read_ratings(src.file.clone(), format, move |p| progress.set(Some(p))).await;
             match result {
                 Err(ReadError::Superseded) => return,
-                Ok((ratings, report)) => {
+                Ok((file, report)) => {
                     // Decoding the worker's answer was one task; building the dataset and
                     // drawing it is the next.
                     next_task().await;
                     mapping_error.set(None);
-                    accept(src.name, ratings, &report, catalog);
+                    accept(src.name, *file, &report, catalog);
                 }
                 Err(ReadError::Failed(e)) => {
                     on_error(state, mapping_error, format!("{}: {e}", src.name))
@@ -646,15 +655,11 @@ fn Summary() -> impl IntoView {
 #[component]
 fn DataCharts() -> impl IntoView {
     let state = expect_context::<AppState>();
-    // Counted once per dataset; only the drawing follows the theme.
+    // Worked out once per dataset (`Facts`); only the drawing follows the theme.
     let counts = Memo::new(move |_| {
         state.dataset.with(|d| {
-            d.as_ref().map(|d| {
-                (
-                    Arc::new(rating_bins(d.ratings.values())),
-                    Arc::new(item_counts(d.ratings.item_indices(), d.ratings.n_items())),
-                )
-            })
+            d.as_ref()
+                .map(|d| (d.rating_bins.clone(), d.item_counts.clone()))
         })
     });
     move || {

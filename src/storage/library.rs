@@ -60,6 +60,9 @@ pub struct Library {
     db: StoredValue<Option<Rc<Db>>, LocalStorage>,
     known: StoredValue<Option<Known>, LocalStorage>,
     run: StoredValue<Option<LiveRun>, LocalStorage>,
+    /// A dataset's ratings already encoded for storage, as a `Blob` the reading worker made,
+    /// with the `Arc::as_ptr` of the ratings they encode.
+    encoded: StoredValue<Option<(usize, web_sys::Blob)>, LocalStorage>,
     /// Writes go one at a time, in the order they were asked for: a run's end must never
     /// land before its start.
     writes: StoredValue<Rc<futures::lock::Mutex<()>>, LocalStorage>,
@@ -87,6 +90,7 @@ impl Library {
             db: StoredValue::new_local(None),
             known: StoredValue::new_local(None),
             run: StoredValue::new_local(None),
+            encoded: StoredValue::new_local(None),
             writes: StoredValue::new_local(Rc::new(futures::lock::Mutex::new(()))),
             state,
             entries: RwSignal::new(Vec::new()),
@@ -330,6 +334,13 @@ impl Library {
         }
     }
 
+    /// Takes `encoded` as the stored form of `dataset`'s ratings, which the dataset's save
+    /// then writes as it is. Call it before loading the dataset.
+    pub fn expect_encoded(&self, dataset: &Dataset, encoded: web_sys::Blob) {
+        let ratings = Arc::as_ptr(&dataset.ratings) as usize;
+        self.encoded.set_value(Some((ratings, encoded)));
+    }
+
     fn on_dataset(&self, d: Option<Arc<Dataset>>) {
         let Some(d) = d else { return };
         let ptr = Arc::as_ptr(&d) as usize;
@@ -361,30 +372,49 @@ impl Library {
         // Encoding a large dataset takes a while: not in the task that showed it.
         next_task().await;
         let id = new_id("dataset");
-        let ratings = codec::encode_ratings(&d.ratings);
         let mut change = Change::new("save the dataset");
+        let ratings_ptr = Arc::as_ptr(&d.ratings) as usize;
+        let encoded = self
+            .encoded
+            .try_update_value(Option::take)
+            .flatten()
+            .filter(|(of, _)| *of == ratings_ptr);
+        let ratings_key = format!("{id}/ratings");
+        let ratings_bytes = match encoded {
+            Some((_, file)) => {
+                let size = file.size() as u64;
+                change.file_blobs.push((ratings_key.clone(), file));
+                size
+            }
+            None => {
+                let bytes = codec::encode_ratings(&d.ratings);
+                let size = bytes.len() as u64;
+                change.blobs.push((ratings_key.clone(), bytes));
+                size
+            }
+        };
+        let mut catalog_bytes = 0;
         let catalog_blob = (!d.catalog.is_empty()).then(|| {
             let key = format!("{id}/catalog-{}", stamp());
             let bytes = serde_json::to_vec(&d.catalog).unwrap_or_default();
+            catalog_bytes = bytes.len() as u64;
             change.blobs.push((key.clone(), bytes));
             key
         });
-        let catalog_bytes = change.blobs.first().map_or(0, |(_, b)| b.len() as u64);
         let entry = Entry {
             id: id.clone(),
             created_ms: js_sys::Date::now(),
             body: Body::Dataset(DatasetEntry {
                 name: d.name.clone(),
-                blob: format!("{id}/ratings"),
+                blob: ratings_key,
                 catalog_blob,
-                ratings_bytes: ratings.len() as u64,
+                ratings_bytes,
                 catalog_bytes,
                 n_ratings: d.summary.n_ratings as u64,
                 n_users: d.summary.n_users as u64,
                 n_items: d.summary.n_items as u64,
             }),
         };
-        change.blobs.push((format!("{id}/ratings"), ratings));
         change.entries.push(entry);
         let pointer = Pointer {
             dataset_id: Some(id.clone()),

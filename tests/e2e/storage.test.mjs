@@ -175,6 +175,33 @@ test('upload, train, reload: the model is back and recommends; offline, the page
       rows.some((r) => r.kind === 'model') &&
       rows.some((r) => r.kind === 'run' && /^done/.test(r.details)),
     );
+    // A file's ratings are stored as the Blob the reading worker made, not as bytes copied on
+    // the page's thread; the reload below reads them back.
+    const storedKinds = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('affinity');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            const store = db.transaction('blobs', 'readonly').objectStore('blobs');
+            const kinds = [];
+            const cursor = store.openCursor();
+            cursor.onsuccess = () => {
+              const c = cursor.result;
+              if (!c) {
+                db.close();
+                resolve(kinds);
+                return;
+              }
+              if (String(c.key).endsWith('/ratings')) kinds.push(c.value instanceof Blob ? 'Blob' : c.value?.constructor?.name);
+              c.continue();
+            };
+            cursor.onerror = () => reject(cursor.error);
+          };
+        }),
+    );
+    assert.deepEqual(storedKinds, ['Blob'], `the stored ratings are not one Blob: ${JSON.stringify(storedKinds)}`);
     await shot(page, sel('library'), 'library-after-training.png');
     // The service worker has cached the files once it controls the page.
     await wait('the service worker to control the page', () => page.evaluate(() => !!navigator.serviceWorker?.controller));

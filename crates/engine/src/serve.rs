@@ -71,6 +71,28 @@ impl RatedItems {
         }
     }
 
+    /// The lists as stored: `offsets` (one per user and one past the last: user `u`'s items
+    /// are `items[offsets[u]..offsets[u + 1]]`) and the items, for sending them elsewhere.
+    pub fn parts(&self) -> (&[usize], &[u32]) {
+        (&self.offsets, &self.items)
+    }
+
+    /// The lists from [`RatedItems::parts`], checked: offsets that start at 0, never
+    /// decrease and end at the number of items, and rows that are strictly increasing
+    /// indices below `n_items`. `None` when they are not.
+    pub fn from_parts(offsets: Vec<usize>, items: Vec<u32>, n_items: usize) -> Option<Self> {
+        let framed = offsets.first() == Some(&0)
+            && offsets.last() == Some(&items.len())
+            && offsets.windows(2).all(|w| w[0] <= w[1]);
+        let rows_ok = framed
+            && offsets.windows(2).all(|w| {
+                let row = &items[w[0]..w[1]];
+                row.windows(2).all(|p| p[0] < p[1])
+                    && row.last().is_none_or(|&i| (i as usize) < n_items)
+            });
+        rows_ok.then_some(Self { offsets, items })
+    }
+
     /// Number of users covered (users beyond it have rated nothing).
     pub fn n_users(&self) -> usize {
         self.offsets.len().saturating_sub(1)
@@ -561,6 +583,27 @@ mod tests {
         assert_eq!(rated.items_of(1), &[1]);
         assert!(rated.contains(0, 2) && !rated.contains(0, 1) && !rated.contains(9, 0));
         assert_eq!(rated.n_users(), 2);
+    }
+
+    #[test]
+    fn rated_items_rebuilt_from_their_parts_are_the_same_and_bad_parts_are_refused() {
+        let ratings = planted();
+        let rated = RatedItems::from_ratings(&ratings);
+        let (offsets, items) = rated.parts();
+        let again =
+            RatedItems::from_parts(offsets.to_vec(), items.to_vec(), ratings.n_items()).unwrap();
+        for u in 0..ratings.n_users() as u32 {
+            assert_eq!(again.items_of(u), rated.items_of(u), "user {u}");
+        }
+        let ok = |o: &[usize], i: &[u32]| RatedItems::from_parts(o.to_vec(), i.to_vec(), 5);
+        assert!(ok(&[0, 2, 3], &[1, 4, 0]).is_some());
+        assert!(ok(&[], &[]).is_none(), "no offsets at all");
+        assert!(ok(&[1, 3], &[1, 4, 0]).is_none(), "not starting at 0");
+        assert!(ok(&[0, 2], &[1, 4, 0]).is_none(), "not ending at the items");
+        assert!(ok(&[0, 3, 2, 3], &[1, 4, 0]).is_none(), "decreasing");
+        assert!(ok(&[0, 2, 3], &[4, 1, 0]).is_none(), "a row out of order");
+        assert!(ok(&[0, 2, 3], &[1, 1, 0]).is_none(), "a repeat");
+        assert!(ok(&[0, 2, 3], &[1, 5, 0]).is_none(), "an item out of range");
     }
 
     #[test]
