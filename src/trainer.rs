@@ -137,6 +137,12 @@ impl Trainer {
             });
             if !same {
                 trainer.cancel_quietly();
+                // The workers get the new ratings now, before Train is clicked.
+                if let (Some(ratings), Some(pool)) = (ratings, trainer.pool.get_value()) {
+                    let data_id = trainer.data.with_value(|(id, _)| id + 1);
+                    trainer.data.set_value((data_id, Some(ratings.clone())));
+                    pool.set_data(data_id, ratings);
+                }
             }
         });
         trainer

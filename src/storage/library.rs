@@ -559,6 +559,9 @@ impl Library {
         cv: Option<Arc<affinity_engine::cv::CvResult>>,
         dataset: Option<Arc<Dataset>>,
     ) {
+        // Encoding a large model takes a while (its ids and factors, each about 0.1 s at ten
+        // million ratings): not in the task that showed it, and not both in one task.
+        next_task().await;
         let mut change = Change::new("save the model");
         let dataset_id = self
             .known
@@ -577,9 +580,10 @@ impl Library {
             live.entry.cv = cv.as_deref().cloned();
             let file = dataset.as_ref().and_then(|d| {
                 ModelFile::from_model(&t.model, d.ratings.users().ids(), d.ratings.items().ids())
-                    .and_then(|f| f.to_bytes())
                     .ok()
             });
+            next_task().await;
+            let file = file.and_then(|f| f.to_bytes().ok());
             if let (Some(bytes), Some(dataset_id), Some(d)) = (file, dataset_id.clone(), &dataset) {
                 let id = new_id("model");
                 let blob = format!("{id}/model");
