@@ -7,6 +7,7 @@ use affinity_engine::cv::{summarize, CvJob, Metric};
 use affinity_engine::Ratings;
 use leptos::prelude::*;
 
+use crate::next_task::after_paint;
 use crate::pacer::{Pacer, PACE_MS};
 use crate::pool::{Pool, PoolEvent};
 use crate::protocol::{FitJob, SplitSpec, TrainOutcome, Want};
@@ -228,7 +229,20 @@ impl Trainer {
             run.progress("starting the workers".into()),
         ));
         self.run.set_value(Some(run));
-        pool.submit(jobs);
+        // The workers start once the page has drawn the new run (results cleared, progress
+        // shown). Started at once, they shared a two-core machine with that drawing, and a
+        // fit on u.data took 14% longer (BENCHMARKS.md).
+        let trainer = *self;
+        leptos::task::spawn_local(async move {
+            after_paint().await;
+            // Cancelled, or replaced by another run, in the meantime: nothing to start.
+            let current = trainer
+                .run
+                .with_value(|r| r.as_ref().is_some_and(|r| r.first_job == first_job));
+            if current {
+                pool.submit(jobs);
+            }
+        });
     }
 
     /// Stops the run: queued fits are dropped and running ones are terminated at once.

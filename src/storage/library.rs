@@ -21,7 +21,7 @@ use super::records::{
     human_bytes, interrupt_running, Body, DatasetEntry, Entry, ModelEntry, ModelScores, Pointer,
     RunEntry, RunStatus,
 };
-use crate::next_task::next_task;
+use crate::next_task::{after_ms, next_task};
 use crate::protocol::TrainOutcome;
 use crate::state::{AppState, Dataset, TrainStatus};
 
@@ -80,6 +80,10 @@ pub struct Library {
     /// The dataset and model that a reload brings back.
     pub pointer: RwSignal<Pointer>,
 }
+
+/// How long a run goes before it is recorded as running (so that a reload during it shows
+/// it as interrupted); shorter runs are recorded once, when they end.
+const RECORD_RUNNING_AFTER_MS: i32 = 1000;
 
 const KEPT_NOTE: &str = "The app keeps working in this tab; everything stored earlier is intact.";
 
@@ -502,8 +506,15 @@ impl Library {
                         model_id: None,
                     },
                 };
-                self.run.set_value(Some(live.clone()));
+                let id = live.id.clone();
+                self.run.set_value(Some(live));
                 spawn_local(async move {
+                    // A short run is written once, when it ends: writing its start and
+                    // redrawing the list cost the page's thread while the workers fit.
+                    after_ms(RECORD_RUNNING_AFTER_MS).await;
+                    let Some(live) = lib.run.get_value().filter(|r| r.id == id) else {
+                        return;
+                    };
                     let mut change = Change::new("record the run");
                     change.entries.push(live.entry_record());
                     if let Err(e) = lib.commit(change).await {
