@@ -119,6 +119,10 @@ pub enum ToWorker {
         /// Bytes read per slice.
         slice_bytes: usize,
     },
+    /// Decode the ratings the library stored (the attached `Blob`) and reply with
+    /// [`FromWorker::Parsed`], without a report: a reload brings a large dataset back
+    /// without stopping the page.
+    Decode,
 }
 
 /// Header of a message from a worker.
@@ -167,8 +171,9 @@ pub enum FromWorker {
     /// A ratings file was read; its id lists and index columns, its users' rated items, its
     /// ratings per item and its encoding for storage travel beside this.
     Parsed {
-        /// What reading it found (format, header, duplicates dropped, blank lines).
-        report: ParseReport,
+        /// What reading it found (format, header, duplicates dropped, blank lines); none for
+        /// stored ratings.
+        report: Option<ParseReport>,
         /// Its counts.
         summary: Summary,
         /// Its rating histogram's bins.

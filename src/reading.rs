@@ -17,11 +17,11 @@ use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ErrorEvent, File, FileReaderSync, MessageEvent, Worker};
+use web_sys::{Blob, ErrorEvent, File, FileReaderSync, MessageEvent, Worker};
 
 use crate::facts::Facts;
 use crate::protocol::{FromWorker, ToWorker};
-use crate::storage::codec::encode_ratings;
+use crate::storage::codec::{decode_ratings, encode_ratings};
 use crate::wire::{self, Packet, ReadFile};
 
 /// Bytes per slice: small enough for frequent progress and little memory, large enough that
@@ -54,7 +54,7 @@ type ReadOutcome = Result<(Box<ReadFile>, ParseReport), ReadError>;
 /// The worker's answer, before its columns are taken out of the message.
 struct Answer {
     message: JsValue,
-    report: ParseReport,
+    report: Option<ParseReport>,
     summary: Summary,
     rating_bins: Vec<(f32, usize)>,
 }
@@ -82,6 +82,30 @@ pub async fn read_ratings(
     format: Option<Format>,
     on_progress: impl Fn(ReadProgress) + 'static,
 ) -> ReadOutcome {
+    let head = ToWorker::Parse {
+        format,
+        slice_bytes: SLICE_BYTES,
+    };
+    let (file, report) = in_loader(head, file.into(), on_progress).await?;
+    let report = report.ok_or_else(|| ReadError::Failed("the read gave no report".into()))?;
+    Ok((file, report))
+}
+
+/// Decodes ratings the library stored (its `Blob`) in a new worker, which also works out
+/// their facts, so that the page only takes the columns out of its answer, a few short tasks.
+/// Starting a read stops this one, and this one stops a read ([`ReadError::Superseded`]).
+/// Stored bytes that do not decode give [`ReadError::Failed`] with a message that begins
+/// with [`DAMAGED`].
+pub async fn decode_stored(stored: Blob) -> Result<Box<ReadFile>, ReadError> {
+    Ok(in_loader(ToWorker::Decode, stored, |_| {}).await?.0)
+}
+
+/// Runs `head` with `file` in a new loading worker and takes its answer apart.
+async fn in_loader(
+    head: ToWorker,
+    file: Blob,
+    on_progress: impl Fn(ReadProgress) + 'static,
+) -> Result<(Box<ReadFile>, Option<ParseReport>), ReadError> {
     stop_active();
     let generation = GENERATION.get();
     let worker = Worker::new(crate::pool::LOADER)
@@ -106,14 +130,11 @@ pub async fn read_ratings(
                 let finish = finish.clone();
                 let worker = worker.clone();
                 let file = file.clone();
+                let head = head.clone();
                 let on_progress = on_progress.clone();
                 Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
                     match wire::decode_from_worker(&ev.data()) {
                         Ok((FromWorker::Ready, _)) => {
-                            let head = ToWorker::Parse {
-                                format,
-                                slice_bytes: SLICE_BYTES,
-                            };
                             let sent = wire::parse_packet(&head, &file).and_then(|p| {
                                 worker
                                     .post_message_with_transfer(&p.message, &p.transfer)
@@ -208,7 +229,7 @@ pub fn stop_active() {
 /// The worker's side: reads `file` slice by slice into a [`RatingsStream`], posting progress
 /// through `post`, and returns the message with the ratings.
 pub fn read_in_worker(
-    file: &File,
+    file: &Blob,
     format: Option<Format>,
     slice_bytes: usize,
     post: impl Fn(&Result<Packet, String>),
@@ -245,5 +266,27 @@ pub fn read_in_worker(
     let parts = js_sys::Array::of1(&Uint8Array::from(&encoded[..]));
     let encoded = web_sys::Blob::new_with_u8_array_sequence(&parts)
         .map_err(|e| format!("could not keep the file's ratings for storage: {e:?}"))?;
-    Ok(wire::parsed_packet(&ratings, &report, facts, &encoded))
+    Ok(wire::parsed_packet(
+        &ratings,
+        Some(&report),
+        facts,
+        &encoded,
+    ))
 }
+
+/// The worker's side of [`decode_stored`]: decodes the stored ratings and works out their
+/// facts; the stored `Blob` goes back as their encoding.
+pub fn decode_in_worker(stored: &Blob) -> Result<Result<Packet, String>, String> {
+    let reader = FileReaderSync::new().map_err(|e| format!("cannot read here: {e:?}"))?;
+    let bytes = reader
+        .read_as_array_buffer(stored)
+        .map_err(|e| format!("could not be read ({e:?})"))?;
+    let ratings =
+        decode_ratings(&Uint8Array::new(&bytes).to_vec()).map_err(|e| format!("{DAMAGED}{e}"))?;
+    let facts = Facts::of(&ratings);
+    Ok(wire::parsed_packet(&ratings, None, facts, stored))
+}
+
+/// How a decoding error of stored ratings begins, so that the page tells it from a failed
+/// read.
+pub const DAMAGED: &str = "damaged: ";

@@ -133,8 +133,8 @@ pub enum Attached {
     Rows(SideRows),
     /// A trained model.
     Model(Box<AlsModel>),
-    /// A file to read.
-    File(web_sys::File),
+    /// A file to read, or stored ratings to decode.
+    Blob(web_sys::Blob),
     /// Ports to the other workers of a shared fit, in part order.
     Ports(Vec<web_sys::MessagePort>),
 }
@@ -181,18 +181,19 @@ pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Attached), Strin
         }
         ToWorker::PartRows { start, .. } => Attached::Rows(take_rows(message, *start)?),
         ToWorker::Share { .. } => Attached::Ports(take_ports(message)?),
-        ToWorker::Parse { .. } => Attached::File(
+        ToWorker::Parse { .. } | ToWorker::Decode => Attached::Blob(
             get(message, "file")?
-                .dyn_into::<web_sys::File>()
-                .map_err(|_| "field file is not a File".to_owned())?,
+                .dyn_into::<web_sys::Blob>()
+                .map_err(|_| "field file is not a Blob".to_owned())?,
         ),
         ToWorker::Fit(_) => Attached::Nothing,
     };
     Ok((head, attached))
 }
 
-/// The message asking a worker to read `file` (a `File` is cloned by handle, not by bytes).
-pub fn parse_packet(head: &ToWorker, file: &web_sys::File) -> Result<Packet, String> {
+/// The message asking a worker to read `file` (a `File` or `Blob` is cloned by handle, not
+/// by bytes).
+pub fn parse_packet(head: &ToWorker, file: &web_sys::Blob) -> Result<Packet, String> {
     let (obj, transfer) = packet(head)?;
     set(&obj, "file", file)?;
     Ok(Packet {
@@ -206,12 +207,12 @@ pub fn parse_packet(head: &ToWorker, file: &web_sys::File) -> Result<Packet, Str
 /// the rated items, the ratings per item and the bytes to store.
 pub fn parsed_packet(
     ratings: &Ratings,
-    report: &affinity_engine::parse::ParseReport,
+    report: Option<&affinity_engine::parse::ParseReport>,
     facts: Facts,
     encoded: &web_sys::Blob,
 ) -> Result<Packet, String> {
     let (obj, transfer) = packet(&FromWorker::Parsed {
-        report: report.clone(),
+        report: report.cloned(),
         summary: facts.summary,
         rating_bins: facts.rating_bins,
     })?;

@@ -148,14 +148,18 @@ fn on_message(message: &JsValue) {
         }
     };
     let job_id = match &head {
-        ToWorker::Parse {
-            format,
-            slice_bytes,
-        } => {
+        ToWorker::Parse { .. } | ToWorker::Decode => {
             // Job 0: the panic hook then reports a panic while reading as a failed read.
             CURRENT_JOB.set(Some(0));
-            let reply = match &attached {
-                Attached::File(file) => reading::read_in_worker(file, *format, *slice_bytes, post),
+            let reply = match (&head, &attached) {
+                (
+                    ToWorker::Parse {
+                        format,
+                        slice_bytes,
+                    },
+                    Attached::Blob(file),
+                ) => reading::read_in_worker(file, *format, *slice_bytes, post),
+                (ToWorker::Decode, Attached::Blob(stored)) => reading::decode_in_worker(stored),
                 _ => Err("no file came with the request".into()),
             };
             CURRENT_JOB.set(None);
@@ -211,7 +215,7 @@ fn on_message(message: &JsValue) {
             ),
             _ => Err("rows of a shared fit came without their rows".into()),
         },
-        ToWorker::Data { .. } | ToWorker::Parse { .. } => Ok(None),
+        ToWorker::Data { .. } | ToWorker::Parse { .. } | ToWorker::Decode => Ok(None),
     });
     CURRENT_JOB.set(None);
     match reply {

@@ -139,20 +139,7 @@ impl Db {
 
     /// The bytes of blob `key`.
     pub async fn blob(&self, key: &str, what: &str) -> Result<Vec<u8>, StorageError> {
-        let tx = self
-            .rexie
-            .transaction(&[BLOBS], TransactionMode::ReadOnly)
-            .map_err(|e| classify("read a record", e))?;
-        let store = tx.store(BLOBS).map_err(|e| classify("read a record", e))?;
-        let value = store
-            .get(JsValue::from_str(key))
-            .await
-            .map_err(|e| classify("read a record", e))?;
-        let missing = || StorageError::Corrupt {
-            what: what.to_owned(),
-            why: "its data is missing".into(),
-        };
-        let value = value.ok_or_else(missing)?;
+        let value = self.record(key, what).await?;
         // A large dataset is stored as a `Blob` (see `Change::file_blobs`), read off the
         // page's thread; anything else as bytes.
         if let Some(file) = value.dyn_ref::<web_sys::Blob>() {
@@ -165,7 +152,39 @@ impl Db {
                     })?;
             return Ok(js_sys::Uint8Array::new(&buffer).to_vec());
         }
-        bytes_of(&value).ok_or_else(missing)
+        bytes_of(&value).ok_or_else(|| missing(what))
+    }
+
+    /// The record `key` as a `Blob`, for a worker to read without the page copying its
+    /// bytes: a large dataset is stored as one; a record stored as bytes comes wrapped in one.
+    pub async fn blob_handle(&self, key: &str, what: &str) -> Result<web_sys::Blob, StorageError> {
+        let value = self.record(key, what).await?;
+        if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
+            return Ok(blob.clone());
+        }
+        let bytes = value
+            .dyn_ref::<js_sys::Uint8Array>()
+            .ok_or_else(|| missing(what))?;
+        web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(bytes)).map_err(|e| {
+            StorageError::Failed {
+                action: "read a record",
+                message: format!("{e:?}"),
+            }
+        })
+    }
+
+    /// The value stored under `key` in the blob store.
+    async fn record(&self, key: &str, what: &str) -> Result<JsValue, StorageError> {
+        let tx = self
+            .rexie
+            .transaction(&[BLOBS], TransactionMode::ReadOnly)
+            .map_err(|e| classify("read a record", e))?;
+        let store = tx.store(BLOBS).map_err(|e| classify("read a record", e))?;
+        let value = store
+            .get(JsValue::from_str(key))
+            .await
+            .map_err(|e| classify("read a record", e))?;
+        value.ok_or_else(|| missing(what))
     }
 
     /// The resume pointer (empty when none or unreadable).
@@ -301,6 +320,14 @@ impl Change {
 
 fn to_js(bytes: &[u8]) -> JsValue {
     js_sys::Uint8Array::from(bytes).into()
+}
+
+/// A record that is not there.
+fn missing(what: &str) -> StorageError {
+    StorageError::Corrupt {
+        what: what.to_owned(),
+        why: "its data is missing".into(),
+    }
 }
 
 fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
