@@ -12,15 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 /// Resolves in a later task of the page's event loop (a zero-delay timeout); at once where
 /// there is no window (a worker, or a native test).
 pub async fn next_task() {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        if window.set_timeout_with_callback(&resolve).is_err() {
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+    after_ms(0).await;
 }
 
 /// Resolves after `ms` milliseconds (a timeout); at once where there is no window.

@@ -409,7 +409,9 @@ impl Pool {
                 None
             }
             // Replies of a reading worker, which the pool does not run.
-            FromWorker::ReadProgress { .. } | FromWorker::Parsed { .. } => None,
+            FromWorker::ReadProgress { .. }
+            | FromWorker::Parsed { .. }
+            | FromWorker::Damaged { .. } => None,
             FromWorker::Failed { job_id, message } => {
                 if self.is_shared(job_id) {
                     self.give_up_shared(message);

@@ -179,6 +179,11 @@ pub enum FromWorker {
         /// Its rating histogram's bins.
         rating_bins: Vec<(f32, usize)>,
     },
+    /// Stored ratings sent to be decoded ([`ToWorker::Decode`]) are damaged: why.
+    Damaged {
+        /// What the decoder found wrong.
+        message: String,
+    },
     /// The job could not run; the message is meant for the visitor.
     Failed {
         /// The job.

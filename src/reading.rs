@@ -46,6 +46,8 @@ pub enum ReadError {
     Superseded,
     /// The file could not be read; the message is for the visitor.
     Failed(String),
+    /// Stored ratings did not decode: what was wrong.
+    Damaged(String),
 }
 
 /// What a read gives.
@@ -94,8 +96,7 @@ pub async fn read_ratings(
 /// Decodes ratings the library stored (its `Blob`) in a new worker, which also works out
 /// their facts, so that the page only takes the columns out of its answer, a few short tasks.
 /// Starting a read stops this one, and this one stops a read ([`ReadError::Superseded`]).
-/// Stored bytes that do not decode give [`ReadError::Failed`] with a message that begins
-/// with [`DAMAGED`].
+/// Stored bytes that do not decode give [`ReadError::Damaged`].
 pub async fn decode_stored(stored: Blob) -> Result<Box<ReadFile>, ReadError> {
     Ok(in_loader(ToWorker::Decode, stored, |_| {}).await?.0)
 }
@@ -171,6 +172,9 @@ async fn in_loader(
                         })),
                         Ok((FromWorker::Failed { message, .. }, _)) => {
                             finish(Err(ReadError::Failed(message)))
+                        }
+                        Ok((FromWorker::Damaged { message }, _)) => {
+                            finish(Err(ReadError::Damaged(message)))
                         }
                         Ok(_) => {}
                         Err(e) => finish(Err(ReadError::Failed(e))),
@@ -275,18 +279,20 @@ pub fn read_in_worker(
 }
 
 /// The worker's side of [`decode_stored`]: decodes the stored ratings and works out their
-/// facts; the stored `Blob` goes back as their encoding.
+/// facts; the stored `Blob` goes back as their encoding. Bytes that do not decode are
+/// answered with [`FromWorker::Damaged`].
 pub fn decode_in_worker(stored: &Blob) -> Result<Result<Packet, String>, String> {
     let reader = FileReaderSync::new().map_err(|e| format!("cannot read here: {e:?}"))?;
     let bytes = reader
         .read_as_array_buffer(stored)
         .map_err(|e| format!("could not be read ({e:?})"))?;
-    let ratings =
-        decode_ratings(&Uint8Array::new(&bytes).to_vec()).map_err(|e| format!("{DAMAGED}{e}"))?;
-    let facts = Facts::of(&ratings);
-    Ok(wire::parsed_packet(&ratings, None, facts, stored))
+    Ok(match decode_ratings(&Uint8Array::new(&bytes).to_vec()) {
+        Ok(ratings) => {
+            let facts = Facts::of(&ratings);
+            wire::parsed_packet(&ratings, None, facts, stored)
+        }
+        Err(e) => wire::from_worker_packet(&FromWorker::Damaged {
+            message: e.to_string(),
+        }),
+    })
 }
-
-/// How a decoding error of stored ratings begins, so that the page tells it from a failed
-/// read.
-pub const DAMAGED: &str = "damaged: ";

@@ -120,7 +120,8 @@ pub fn DataSection() -> impl IntoView {
                     mapping_error.set(None);
                     accept(src.name, *file, &report, catalog);
                 }
-                Err(ReadError::Failed(e)) => {
+                // A file's read is never of stored ratings, so never damaged; reported alike.
+                Err(ReadError::Failed(e) | ReadError::Damaged(e)) => {
                     on_error(state, mapping_error, format!("{}: {e}", src.name))
                 }
             }

@@ -23,7 +23,7 @@ use super::records::{
 };
 use crate::next_task::{after_ms, next_task};
 use crate::protocol::TrainOutcome;
-use crate::reading::{decode_stored, ReadError, DAMAGED};
+use crate::reading::{decode_stored, ReadError};
 use crate::state::{AppState, Dataset, TrainStatus};
 use crate::wire::ReadFile;
 
@@ -251,16 +251,16 @@ impl Library {
             let file = match decode_stored(stored).await {
                 Ok(file) => file,
                 Err(ReadError::Superseded) => return Ok(None),
-                Err(ReadError::Failed(why)) => {
-                    return Err(match why.strip_prefix(DAMAGED) {
-                        Some(why) => StorageError::Corrupt {
-                            what: what.clone(),
-                            why: why.to_owned(),
-                        },
-                        None => StorageError::Failed {
-                            action: "read a record",
-                            message: why,
-                        },
+                Err(ReadError::Damaged(why)) => {
+                    return Err(StorageError::Corrupt {
+                        what: what.clone(),
+                        why,
+                    })
+                }
+                Err(ReadError::Failed(message)) => {
+                    return Err(StorageError::Failed {
+                        action: "read a record",
+                        message,
                     })
                 }
             };
