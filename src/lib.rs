@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod charts;
+mod encoding;
 mod facts;
 mod format;
 mod impact;

@@ -408,10 +408,11 @@ impl Pool {
                 self.release(k, job_id);
                 None
             }
-            // Replies of a reading worker, which the pool does not run.
+            // Replies of a reading or encoding worker, which the pool does not run.
             FromWorker::ReadProgress { .. }
             | FromWorker::Parsed { .. }
-            | FromWorker::Damaged { .. } => None,
+            | FromWorker::Damaged { .. }
+            | FromWorker::Encoded => None,
             FromWorker::Failed { job_id, message } => {
                 if self.is_shared(job_id) {
                     self.give_up_shared(message);

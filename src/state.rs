@@ -28,6 +28,8 @@ pub struct Dataset {
     pub rating_bins: Arc<Vec<(f32, usize)>>,
     /// Ratings per item, most rated first (the long-tail chart).
     pub item_counts: Arc<Vec<usize>>,
+    /// The most rated items, most rated first (see [`crate::facts::MOST_RATED`]).
+    pub most_rated: Arc<Vec<u32>>,
 }
 
 impl Dataset {
@@ -47,6 +49,7 @@ impl Dataset {
             rated: Arc::new(facts.rated),
             rating_bins: Arc::new(facts.rating_bins),
             item_counts: Arc::new(facts.item_counts),
+            most_rated: Arc::new(facts.most_rated),
         }
     }
 
@@ -146,6 +149,7 @@ impl AppState {
             rated: d.rated.clone(),
             rating_bins: d.rating_bins.clone(),
             item_counts: d.item_counts.clone(),
+            most_rated: d.most_rated.clone(),
         })));
         true
     }

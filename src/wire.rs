@@ -133,6 +133,8 @@ pub enum Attached {
     Rows(SideRows),
     /// A trained model.
     Model(Box<AlsModel>),
+    /// A model to encode for storage, with its user ids and its item ids.
+    ToEncode(Box<(AlsModel, Vec<String>, Vec<String>)>),
     /// A file to read, or stored ratings to decode.
     Blob(web_sys::Blob),
     /// Ports to the other workers of a shared fit, in part order.
@@ -186,9 +188,54 @@ pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Attached), Strin
                 .dyn_into::<web_sys::Blob>()
                 .map_err(|_| "field file is not a Blob".to_owned())?,
         ),
+        ToWorker::Encode { rank, global_mean } => {
+            let model = take_model(message, *rank, *global_mean)?;
+            let users = id_list(
+                &take_u8(message, "user_ids_bytes")?,
+                &take_u32(message, "user_ids_ends")?,
+            )?;
+            let items = id_list(
+                &take_u8(message, "item_ids_bytes")?,
+                &take_u32(message, "item_ids_ends")?,
+            )?;
+            Attached::ToEncode(Box::new((model, users, items)))
+        }
         ToWorker::Fit(_) => Attached::Nothing,
     };
     Ok((head, attached))
+}
+
+/// The message asking a worker to encode `model`, whose user (item) index `k` has the id
+/// `users[k]` (`items[k]`), for storage.
+pub fn encode_packet(
+    model: &AlsModel,
+    users: &[String],
+    items: &[String],
+) -> Result<Packet, String> {
+    let (obj, transfer) = packet(&ToWorker::Encode {
+        rank: model.rank(),
+        global_mean: model.has_biases().then(|| model.global_mean()),
+    })?;
+    put_model(&obj, &transfer, model)?;
+    for (key, ids) in [("user_ids", users), ("item_ids", items)] {
+        let (bytes, ends) = join_ids(ids)?;
+        put_u8(&obj, &transfer, &format!("{key}_bytes"), &bytes)?;
+        put_u32(&obj, &transfer, &format!("{key}_ends"), &ends)?;
+    }
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
+}
+
+/// The worker's answer to [`encode_packet`]: the model file, as a `Blob` (sent by reference).
+pub fn encoded_packet(file: &web_sys::Blob) -> Result<Packet, String> {
+    let (obj, transfer) = packet(&FromWorker::Encoded)?;
+    set(&obj, "file", file)?;
+    Ok(Packet {
+        message: obj.into(),
+        transfer,
+    })
 }
 
 /// The message asking a worker to read `file` (a `File` or `Blob` is cloned by handle, not
@@ -225,6 +272,7 @@ pub fn parsed_packet(
         "item_counts",
         &to_u32s(&facts.item_counts)?,
     )?;
+    put_u32(&obj, &transfer, "most_rated", &facts.most_rated)?;
     // A Blob is sent by reference: its bytes are not copied again.
     set(&obj, "encoded", encoded)?;
     put_u32(&obj, &transfer, "users", ratings.user_indices())?;
@@ -252,6 +300,10 @@ fn join_ids(ids: &[String]) -> Result<(Vec<u8>, Vec<u32>), String> {
 }
 
 fn split_ids(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
+    Ok(IdMap::from(id_list(bytes, ends)?))
+}
+
+fn id_list(bytes: &[u8], ends: &[u32]) -> Result<Vec<String>, String> {
     let mut ids = Vec::with_capacity(ends.len());
     let mut start = 0usize;
     for &end in ends {
@@ -263,7 +315,7 @@ fn split_ids(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
         ids.push(id.to_owned());
         start = end;
     }
-    Ok(IdMap::from(ids))
+    Ok(ids)
 }
 
 fn to_u32s(values: &[usize]) -> Result<Vec<u32>, String> {
@@ -314,12 +366,17 @@ pub async fn take_read_file(
         return Err("the worker's rated items do not fit its users".into());
     }
     let item_counts = to_usizes(take_u32(message, "item_counts")?);
+    let most_rated = take_u32(message, "most_rated")?;
+    if most_rated.iter().any(|&i| i as usize >= ratings.n_items()) {
+        return Err("the worker's most rated items are not among its items".into());
+    }
     Ok(ReadFile {
         facts: Facts {
             summary,
             rated,
             rating_bins,
             item_counts,
+            most_rated,
         },
         encoded: get(message, "encoded")?
             .dyn_into::<web_sys::Blob>()
@@ -413,81 +470,96 @@ pub fn trained_packet(
     report: TrainReport,
     model: &AlsModel,
 ) -> Result<Packet, String> {
-    let rank = model.rank();
-    let flat = |n: usize, row: &dyn Fn(u32) -> Option<Vec<f32>>| -> (Vec<f32>, Vec<u8>) {
-        let mut factors = Vec::with_capacity(n * rank);
-        let mut fitted = Vec::with_capacity(n);
-        for k in 0..n as u32 {
-            match row(k) {
-                Some(f) => {
-                    factors.extend_from_slice(&f);
-                    fitted.push(1);
-                }
-                None => {
-                    factors.extend(std::iter::repeat_n(0.0, rank));
-                    fitted.push(0);
-                }
-            }
-        }
-        (factors, fitted)
-    };
-    let (uf, ufit) = flat(model.n_users(), &|u| {
-        model.user_factors(u).map(<[f32]>::to_vec)
-    });
-    let (vf, vfit) = flat(model.n_items(), &|i| {
-        model.item_factors(i).map(<[f32]>::to_vec)
-    });
-    let biases = model.biases();
     let report = TrainReport {
-        rank,
-        global_mean: biases.as_ref().map(|b| b.global_mean),
+        rank: model.rank(),
+        global_mean: model.has_biases().then(|| model.global_mean()),
         ..report
     };
     let (obj, transfer) = packet(&FromWorker::Trained { job_id, report })?;
-    put_f32(&obj, &transfer, "user_factors", &uf)?;
-    put_f32(&obj, &transfer, "item_factors", &vf)?;
-    put_u8(&obj, &transfer, "user_fitted", &ufit)?;
-    put_u8(&obj, &transfer, "item_fitted", &vfit)?;
-    if let Some(b) = biases {
-        put_f32(&obj, &transfer, "user_biases", &b.user)?;
-        put_f32(&obj, &transfer, "item_biases", &b.item)?;
-    }
+    put_model(&obj, &transfer, model)?;
     Ok(Packet {
         message: obj.into(),
         transfer,
     })
 }
 
+/// Puts a model's factors, fitted flags and biases beside a message (its rank and global
+/// mean go in the header).
+fn put_model(obj: &Object, transfer: &Array, model: &AlsModel) -> Result<(), String> {
+    let rank = model.rank();
+    // Straight into two buffers: a model of ten million ratings has a quarter of a million
+    // rows, which the page may be the one to send.
+    fn flat<'m>(
+        n: usize,
+        rank: usize,
+        row: impl Fn(u32) -> Option<&'m [f32]>,
+    ) -> (Vec<f32>, Vec<u8>) {
+        let mut factors = vec![0f32; n * rank];
+        let mut fitted = vec![0u8; n];
+        for (k, (out, fit)) in factors.chunks_exact_mut(rank).zip(&mut fitted).enumerate() {
+            if let Some(f) = row(k as u32) {
+                out.copy_from_slice(f);
+                *fit = 1;
+            }
+        }
+        (factors, fitted)
+    }
+    let (uf, ufit) = flat(model.n_users(), rank, |u| model.user_factors(u));
+    put_f32(obj, transfer, "user_factors", &uf)?;
+    put_u8(obj, transfer, "user_fitted", &ufit)?;
+    drop(uf);
+    let (vf, vfit) = flat(model.n_items(), rank, |i| model.item_factors(i));
+    put_f32(obj, transfer, "item_factors", &vf)?;
+    put_u8(obj, transfer, "item_fitted", &vfit)?;
+    if let Some(b) = model.biases() {
+        put_f32(obj, transfer, "user_biases", &b.user)?;
+        put_f32(obj, transfer, "item_biases", &b.item)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the model [`put_model`] put beside `message`.
+fn take_model(
+    message: &JsValue,
+    rank: usize,
+    global_mean: Option<f32>,
+) -> Result<AlsModel, String> {
+    let biases = match global_mean {
+        Some(global_mean) => Some(Biases {
+            global_mean,
+            user: take_f32(message, "user_biases")?,
+            item: take_f32(message, "item_biases")?,
+        }),
+        None => None,
+    };
+    let flags = |key: &str| -> Result<Vec<bool>, String> {
+        Ok(take_u8(message, key)?.iter().map(|&f| f != 0).collect())
+    };
+    AlsModel::from_parts(
+        rank,
+        take_f32(message, "user_factors")?,
+        take_f32(message, "item_factors")?,
+        flags("user_fitted")?,
+        flags("item_fitted")?,
+        biases,
+    )
+    .map_err(|e| format!("a broken model was sent: {e}"))
+}
+
 /// Reads a message from a worker; a trained model comes back rebuilt.
 pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Attached), String> {
     let head: FromWorker = head(message)?;
     let attached = match &head {
-        FromWorker::Trained { report, .. } => {
-            let biases = match report.global_mean {
-                Some(global_mean) => Some(Biases {
-                    global_mean,
-                    user: take_f32(message, "user_biases")?,
-                    item: take_f32(message, "item_biases")?,
-                }),
-                None => None,
-            };
-            let model = AlsModel::from_parts(
-                report.rank,
-                take_f32(message, "user_factors")?,
-                take_f32(message, "item_factors")?,
-                take_u8(message, "user_fitted")?
-                    .iter()
-                    .map(|&f| f != 0)
-                    .collect(),
-                take_u8(message, "item_fitted")?
-                    .iter()
-                    .map(|&f| f != 0)
-                    .collect(),
-                biases,
-            )
-            .map_err(|e| format!("the worker sent a broken model: {e}"))?;
-            Attached::Model(Box::new(model))
-        }
+        FromWorker::Trained { report, .. } => Attached::Model(Box::new(take_model(
+            message,
+            report.rank,
+            report.global_mean,
+        )?)),
+        FromWorker::Encoded => Attached::Blob(
+            get(message, "file")?
+                .dyn_into::<web_sys::Blob>()
+                .map_err(|_| "field file is not a Blob".to_owned())?,
+        ),
         _ => Attached::Nothing,
     };
     Ok((head, attached))

@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort};
 
+use crate::encoding;
 use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want, TOP_K};
 use crate::reading;
 use crate::shared_fit::{Action, PartRows, PeerFit};
@@ -148,8 +149,9 @@ fn on_message(message: &JsValue) {
         }
     };
     let job_id = match &head {
-        ToWorker::Parse { .. } | ToWorker::Decode => {
-            // Job 0: the panic hook then reports a panic while reading as a failed read.
+        ToWorker::Parse { .. } | ToWorker::Decode | ToWorker::Encode { .. } => {
+            // Job 0: the panic hook then reports a panic while reading (or encoding) as a
+            // failed read.
             CURRENT_JOB.set(Some(0));
             let reply = match (&head, &attached) {
                 (
@@ -160,6 +162,10 @@ fn on_message(message: &JsValue) {
                     Attached::Blob(file),
                 ) => reading::read_in_worker(file, *format, *slice_bytes, post),
                 (ToWorker::Decode, Attached::Blob(stored)) => reading::decode_in_worker(stored),
+                (ToWorker::Encode { .. }, Attached::ToEncode(parts)) => {
+                    let (model, users, items) = &**parts;
+                    encoding::encode_in_worker(model, users, items)
+                }
                 _ => Err("no file came with the request".into()),
             };
             CURRENT_JOB.set(None);
@@ -215,7 +221,10 @@ fn on_message(message: &JsValue) {
             ),
             _ => Err("rows of a shared fit came without their rows".into()),
         },
-        ToWorker::Data { .. } | ToWorker::Parse { .. } | ToWorker::Decode => Ok(None),
+        ToWorker::Data { .. }
+        | ToWorker::Parse { .. }
+        | ToWorker::Decode
+        | ToWorker::Encode { .. } => Ok(None),
     });
     CURRENT_JOB.set(None);
     match reply {

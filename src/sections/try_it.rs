@@ -161,18 +161,18 @@ fn StarPicker(
     }
 }
 
-/// The `n` items rated most often that the model has factors for, most rated first.
+/// The `n` items rated most often that the model has factors for, most rated first, among
+/// the dataset's [`crate::facts::MOST_RATED`] most rated.
 fn popular_items(dataset: &Dataset, model: &AlsModel, n: usize) -> Vec<u32> {
-    let mut counts = vec![0usize; dataset.ratings.n_items()];
-    for &i in dataset.ratings.item_indices() {
-        counts[i as usize] += 1;
-    }
-    let mut items: Vec<u32> = (0..counts.len() as u32)
+    // From the dataset's most rated items, worked out once: counting ten million ratings
+    // and sorting their items here took the page about 60 ms after every fit.
+    dataset
+        .most_rated
+        .iter()
+        .copied()
         .filter(|&i| model.item_factors(i).is_some())
-        .collect();
-    items.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
-    items.truncate(n);
-    items
+        .take(n)
+        .collect()
 }
 
 /// Recommendations for a visitor with ratings `mine`, by folding them into `model`.

@@ -21,6 +21,7 @@ use super::records::{
     human_bytes, interrupt_running, Body, DatasetEntry, Entry, ModelEntry, ModelScores, Pointer,
     RunEntry, RunStatus,
 };
+use crate::encoding::encode_model;
 use crate::next_task::{after_ms, next_task};
 use crate::protocol::TrainOutcome;
 use crate::reading::{decode_stored, ReadError};
@@ -594,8 +595,8 @@ impl Library {
         cv: Option<Arc<affinity_engine::cv::CvResult>>,
         dataset: Option<Arc<Dataset>>,
     ) {
-        // Encoding a large model takes a while (its ids and factors, each about 0.1 s at ten
-        // million ratings): not in the task that showed it, and not both in one task.
+        // Copying the model out for its worker takes a few tens of ms at ten million ratings:
+        // not in the task that showed it.
         next_task().await;
         let mut change = Change::new("save the model");
         let dataset_id = self
@@ -613,13 +614,23 @@ impl Library {
             };
             live.entry.scores = Some(scores.clone());
             live.entry.cv = cv.as_deref().cloned();
-            let file = dataset.as_ref().and_then(|d| {
-                ModelFile::from_model(&t.model, d.ratings.users().ids(), d.ratings.items().ids())
-                    .ok()
-            });
-            next_task().await;
-            let file = file.and_then(|f| f.to_bytes().ok());
-            if let (Some(bytes), Some(dataset_id), Some(d)) = (file, dataset_id.clone(), &dataset) {
+            let file = match &dataset {
+                Some(d) => {
+                    let (users, items) = (d.ratings.users().ids(), d.ratings.items().ids());
+                    match encode_model(&t.model, users, items).await {
+                        Ok(file) => Some(file),
+                        Err(e) => {
+                            self.message.set(Some(format!(
+                                "The trained model was not saved: it could not be encoded \
+                                 ({e}). {KEPT_NOTE}"
+                            )));
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            if let (Some(file), Some(dataset_id), Some(d)) = (file, dataset_id.clone(), &dataset) {
                 let id = new_id("model");
                 let blob = format!("{id}/model");
                 change.entries.push(Entry {
@@ -629,12 +640,12 @@ impl Library {
                         name: format!("{} · rank {}", d.name, t.params.rank),
                         dataset_id: dataset_id.clone(),
                         blob: blob.clone(),
-                        bytes: bytes.len() as u64,
+                        bytes: file.size() as u64,
                         scores,
                         cv: cv.as_deref().cloned(),
                     }),
                 });
-                change.blobs.push((blob, bytes));
+                change.file_blobs.push((blob, file));
                 live.entry.model_id = Some(id.clone());
                 change.pointer = Some(Pointer {
                     dataset_id: Some(dataset_id),

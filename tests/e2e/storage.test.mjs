@@ -175,8 +175,9 @@ test('upload, train, reload: the model is back and recommends; offline, the page
       rows.some((r) => r.kind === 'model') &&
       rows.some((r) => r.kind === 'run' && /^done/.test(r.details)),
     );
-    // A file's ratings are stored as the Blob the reading worker made, not as bytes copied on
-    // the page's thread; the reload below reads them back.
+    // A file's ratings are stored as the Blob the reading worker made, and the model as the
+    // Blob its encoding worker made, not as bytes copied on the page's thread; the reload
+    // below reads them back.
     const storedKinds = await page.evaluate(
       () =>
         new Promise((resolve, reject) => {
@@ -194,14 +195,19 @@ test('upload, train, reload: the model is back and recommends; offline, the page
                 resolve(kinds);
                 return;
               }
-              if (String(c.key).endsWith('/ratings')) kinds.push(c.value instanceof Blob ? 'Blob' : c.value?.constructor?.name);
+              const part = String(c.key).split('/').pop();
+              if (part === 'ratings' || part === 'model') kinds.push(`${part}: ${c.value instanceof Blob ? 'Blob' : c.value?.constructor?.name}`);
               c.continue();
             };
             cursor.onerror = () => reject(cursor.error);
           };
         }),
     );
-    assert.deepEqual(storedKinds, ['Blob'], `the stored ratings are not one Blob: ${JSON.stringify(storedKinds)}`);
+    assert.deepEqual(
+      storedKinds.sort(),
+      ['model: Blob', 'ratings: Blob'],
+      `the stored ratings and model are not one Blob each: ${JSON.stringify(storedKinds)}`,
+    );
     await shot(page, sel('library'), 'library-after-training.png');
     // The service worker has cached the files once it controls the page.
     await wait('the service worker to control the page', () => page.evaluate(() => !!navigator.serviceWorker?.controller));
