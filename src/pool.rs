@@ -127,6 +127,9 @@ struct Inner {
     shared: Option<SharedJob>,
     /// The last shared fit given up: its other workers' failures are not reported again.
     given_up: Option<u64>,
+    /// Whether [`Pool::send_data_ahead`] is at work (one at a time: two would copy the
+    /// columns twice for one worker).
+    sending_ahead: bool,
 }
 
 /// A model job fitted by several workers together: they pass their rows to each other and
@@ -157,6 +160,7 @@ impl Pool {
                 retired: Vec::new(),
                 shared: None,
                 given_up: None,
+                sending_ahead: false,
             })),
         };
         for index in 0..size {
@@ -185,30 +189,48 @@ impl Pool {
         }
     }
 
-    /// Sends the current dataset to every ready, idle worker that lacks it, one worker per
-    /// task of the page's event loop. Copying ten million ratings for two workers in the
-    /// task of the click on Train stopped the page for about a quarter of a second; sent
-    /// ahead, while the visitor reads the page, the first job finds them there.
+    /// Sends the current dataset to every ready, idle worker that lacks it, one worker at a
+    /// time and each column copied in a task of the page's event loop of its own. Copying
+    /// ten million ratings for two workers in the task of the click on Train stopped the
+    /// page for about a quarter of a second, and one worker's three columns in one task up
+    /// to 150 ms; sent ahead, while the visitor reads the page, the first job finds them
+    /// there.
     fn send_data_ahead(&self) {
+        if std::mem::replace(&mut self.inner.borrow_mut().sending_ahead, true) {
+            return;
+        }
         let pool = self.clone();
         spawn_local(async move {
-            loop {
-                next_task().await;
-                let mut inner = pool.inner.borrow_mut();
-                let Some(data_id) = inner.data.as_ref().map(|(id, _)| *id) else {
-                    return;
-                };
-                let lacking = (0..inner.slots.len()).find(|&k| {
-                    let slot = &inner.slots[k];
-                    slot.ready && slot.busy.is_none() && slot.data_id != Some(data_id)
-                });
-                // A worker that cannot take it now gets it with its next job.
-                match lacking {
-                    Some(k) if send_data(&mut inner, k, data_id).is_ok() => {}
-                    _ => return,
-                }
-            }
+            pool.send_data_to_lacking().await;
+            pool.inner.borrow_mut().sending_ahead = false;
         });
+    }
+
+    async fn send_data_to_lacking(&self) {
+        loop {
+            next_task().await;
+            let Some((data_id, ratings)) = self.inner.borrow().data.clone() else {
+                return;
+            };
+            if pool_lacking(&self.inner.borrow(), data_id).is_none() {
+                return;
+            }
+            let columns = wire::DataColumns::copy(&ratings).await;
+            // Checked again: while the columns were copied, the dataset may have changed, or
+            // a job may have brought the worker its data (and keep it busy).
+            let mut inner = self.inner.borrow_mut();
+            if inner.data.as_ref().is_none_or(|(id, _)| *id != data_id) {
+                continue;
+            }
+            let Some(k) = pool_lacking(&inner, data_id) else {
+                return;
+            };
+            // A worker that cannot take it now gets it with its next job.
+            if post_to(&inner.slots[k].worker, columns.packet(data_id, &ratings)).is_err() {
+                return;
+            }
+            inner.slots[k].data_id = Some(data_id);
+        }
     }
 
     /// Queues jobs; idle workers take them in order.
@@ -573,6 +595,14 @@ impl Pool {
 }
 
 /// Sends the dataset `data_id` to worker `k` unless it already has it.
+/// A ready, idle worker of `inner` without dataset `data_id`, if any.
+fn pool_lacking(inner: &Inner, data_id: u64) -> Option<usize> {
+    (0..inner.slots.len()).find(|&k| {
+        let slot = &inner.slots[k];
+        slot.ready && slot.busy.is_none() && slot.data_id != Some(data_id)
+    })
+}
+
 fn send_data(inner: &mut Inner, k: usize, data_id: u64) -> Result<(), String> {
     if inner.slots[k].data_id == Some(data_id) {
         return Ok(());

@@ -88,19 +88,56 @@ fn take_u8(message: &JsValue, key: &str) -> Result<Vec<u8>, String> {
 
 /// The dataset message: header plus the three rating columns.
 pub fn data_packet(data_id: u64, ratings: &Ratings) -> Result<Packet, String> {
-    let head = ToWorker::Data {
-        data_id,
-        n_users: ratings.n_users(),
-        n_items: ratings.n_items(),
-    };
-    let (obj, transfer) = packet(&head)?;
-    put_u32(&obj, &transfer, "users", ratings.user_indices())?;
-    put_u32(&obj, &transfer, "items", ratings.item_indices())?;
-    put_f32(&obj, &transfer, "values", ratings.values())?;
-    Ok(Packet {
-        message: obj.into(),
-        transfer,
-    })
+    DataColumns {
+        users: Uint32Array::from(ratings.user_indices()),
+        items: Uint32Array::from(ratings.item_indices()),
+        values: Float32Array::from(ratings.values()),
+    }
+    .packet(data_id, ratings)
+}
+
+/// The dataset message's columns, copied out of the page's memory, for one worker.
+pub struct DataColumns {
+    users: Uint32Array,
+    items: Uint32Array,
+    values: Float32Array,
+}
+
+impl DataColumns {
+    /// Copies the columns of `ratings`, one task each: at ten million ratings each takes
+    /// 40 to 60 ms, and all three in one task stopped the page for up to 150 ms per worker.
+    pub async fn copy(ratings: &Ratings) -> Self {
+        let users = Uint32Array::from(ratings.user_indices());
+        next_task().await;
+        let items = Uint32Array::from(ratings.item_indices());
+        next_task().await;
+        let values = Float32Array::from(ratings.values());
+        Self {
+            users,
+            items,
+            values,
+        }
+    }
+
+    /// The dataset message of `ratings` (whose columns these are) as `data_id`.
+    pub fn packet(self, data_id: u64, ratings: &Ratings) -> Result<Packet, String> {
+        let head = ToWorker::Data {
+            data_id,
+            n_users: ratings.n_users(),
+            n_items: ratings.n_items(),
+        };
+        let (obj, transfer) = packet(&head)?;
+        transfer.push(&self.users.buffer());
+        set(&obj, "users", &self.users)?;
+        transfer.push(&self.items.buffer());
+        set(&obj, "items", &self.items)?;
+        transfer.push(&self.values.buffer());
+        set(&obj, "values", &self.values)?;
+        Ok(Packet {
+            message: obj.into(),
+            transfer,
+        })
+    }
 }
 
 /// A header-only message to a worker.
