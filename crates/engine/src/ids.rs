@@ -1,18 +1,30 @@
 //! Mapping between the ids found in a file (any string) and dense indices.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
+use hashbrown::hash_table::{Entry, HashTable};
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 /// A bijection between external ids and the dense indices `0..len()` the engine works with.
 ///
 /// Indices are handed out in order of first appearance, so a map extended with new ids keeps
 /// every index it already gave.
+///
+/// Each id is kept once, in index order; the hash table holds only indices into that list.
+/// Reading a file looks up two ids per rating, and a page rebuilds the map of a worker's
+/// hundreds of thousands of ids: a `HashMap<String, u32>` beside the list cost a second copy
+/// of every id and SipHash, which guards against colliding keys chosen by an attacker, but
+/// the ids here are the visitor's own.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
 pub struct IdMap {
     ids: Vec<String>,
-    index: HashMap<String, u32>,
+    index: HashTable<u32>,
+}
+
+fn hash(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
 impl IdMap {
@@ -23,18 +35,27 @@ impl IdMap {
 
     /// The index of `id`, adding it when it is new.
     pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&idx) = self.index.get(id) {
-            return idx;
+        let Self { ids, index } = self;
+        match index.entry(
+            hash(id),
+            |&k| ids[k as usize] == id,
+            |&k| hash(&ids[k as usize]),
+        ) {
+            Entry::Occupied(slot) => *slot.get(),
+            Entry::Vacant(slot) => {
+                let idx = u32::try_from(ids.len()).expect("more than u32::MAX distinct ids");
+                slot.insert(idx);
+                ids.push(id.to_owned());
+                idx
+            }
         }
-        let idx = u32::try_from(self.ids.len()).expect("more than u32::MAX distinct ids");
-        self.ids.push(id.to_owned());
-        self.index.insert(id.to_owned(), idx);
-        idx
     }
 
     /// The index of `id`, if it is known.
     pub fn get(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        self.index
+            .find(hash(id), |&k| self.ids[k as usize] == id)
+            .copied()
     }
 
     /// The external id behind `idx`.
@@ -63,18 +84,22 @@ impl IdMap {
 
 impl From<Vec<String>> for IdMap {
     /// The map that interns `ids` in order (a repeated id keeps its first index). Built in
-    /// one hash per id, with room reserved: a page takes hundreds of thousands of ids this
-    /// way from the worker that read a file.
+    /// one hash per id, with room reserved and no id copied: a page takes hundreds of
+    /// thousands of ids this way from the worker that read a file.
     fn from(ids: Vec<String>) -> Self {
         let mut map = IdMap {
             ids: Vec::with_capacity(ids.len()),
-            index: HashMap::with_capacity(ids.len()),
+            index: HashTable::with_capacity(ids.len()),
         };
         for id in ids {
-            let idx = u32::try_from(map.ids.len()).expect("more than u32::MAX distinct ids");
-            if let std::collections::hash_map::Entry::Vacant(slot) = map.index.entry(id) {
-                map.ids.push(slot.key().clone());
-                slot.insert(idx);
+            let IdMap { ids, index } = &mut map;
+            if let Entry::Vacant(slot) = index.entry(
+                hash(&id),
+                |&k| ids[k as usize] == id,
+                |&k| hash(&ids[k as usize]),
+            ) {
+                slot.insert(u32::try_from(ids.len()).expect("more than u32::MAX distinct ids"));
+                ids.push(id);
             }
         }
         map
