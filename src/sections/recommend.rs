@@ -171,11 +171,27 @@ pub(crate) fn fold_in_reg_param(trained: &TrainOutcome) -> f64 {
 
 /// `(item, rating)` of every rating of `user`, the last one kept when an item was rated twice.
 pub(crate) fn ratings_of_user(dataset: &Dataset, user: u32) -> Vec<(u32, f32)> {
+    let ratings = &dataset.ratings;
+    let (users, items, values) = (
+        ratings.user_indices(),
+        ratings.item_indices(),
+        ratings.values(),
+    );
     let mut by_item: HashMap<u32, f32> = HashMap::new();
     let mut order = Vec::new();
-    for r in dataset.ratings.iter().filter(|r| r.user == user) {
-        if by_item.insert(r.item, r.value).is_none() {
-            order.push(r.item);
+    // A pass over the user column alone, in blocks that are skipped when none of theirs is
+    // the user (a test without a branch per rating, which vectorises): at ten million
+    // ratings, going through whole ratings took the page 50 ms on every list asked for.
+    const BLOCK: usize = 64;
+    for (b, block) in users.chunks(BLOCK).enumerate() {
+        if !block.iter().fold(false, |any, &u| any | (u == user)) {
+            continue;
+        }
+        for (j, _) in block.iter().enumerate().filter(|&(_, &u)| u == user) {
+            let k = b * BLOCK + j;
+            if by_item.insert(items[k], values[k]).is_none() {
+                order.push(items[k]);
+            }
         }
     }
     order.into_iter().map(|i| (i, by_item[&i])).collect()
@@ -758,5 +774,26 @@ mod tests {
         assert_eq!(ratings_of_user(&d, 1), vec![(2, 2.0)]);
         assert_eq!(rating_text(4.0), "4");
         assert_eq!(rating_text(3.5), "3.5");
+    }
+
+    #[test]
+    fn a_users_ratings_are_found_in_every_block_of_the_column() {
+        // 1,000 ratings of 7 users: user k % 7 rates item k, in many blocks of the scan, and
+        // the last block is short.
+        let mut ratings = Ratings::default();
+        for k in 0..1000 {
+            ratings.push(&format!("u{}", k % 7), &format!("i{k}"), (k % 5 + 1) as f32);
+        }
+        let d = Dataset::new("many".into(), ratings, Catalog::default());
+        for user in 0..7u32 {
+            let expected: Vec<(u32, f32)> = d
+                .ratings
+                .iter()
+                .filter(|r| r.user == user)
+                .map(|r| (r.item, r.value))
+                .collect();
+            assert_eq!(expected.len(), (1000 - user as usize).div_ceil(7));
+            assert_eq!(ratings_of_user(&d, user), expected, "user {user}");
+        }
     }
 }
