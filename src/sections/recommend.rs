@@ -160,6 +160,16 @@ pub(crate) fn top_for_users(
         &nothing_rated
     };
     let allowed = allowed_items(dataset, options.filter.as_ref());
+    if let [user] = users {
+        // One list: scoring the items where they are is quicker than packing them all into
+        // tiles first (about 30 ms of the page's thread at 166,000 items), and gives the same
+        // list and scores, to the bit.
+        let seen = rated.items_of(*user);
+        let excluded = |i: u32| {
+            seen.binary_search(&i).is_ok() || allowed.as_ref().is_some_and(|a| !a[i as usize])
+        };
+        return vec![model.recommend(*user, options.n, excluded)];
+    }
     serve::recommend_for_users(model, users, options.n, rated, allowed.as_deref())
 }
 
@@ -774,6 +784,64 @@ mod tests {
         assert_eq!(ratings_of_user(&d, 1), vec![(2, 2.0)]);
         assert_eq!(rating_text(4.0), "4");
         assert_eq!(rating_text(3.5), "3.5");
+    }
+
+    #[test]
+    fn one_users_list_is_the_one_of_the_batch() {
+        // 40 users × 60 items, about a third rated, in two categories.
+        let mut ratings = Ratings::default();
+        let mut catalog = Catalog::default();
+        for i in 0..60 {
+            let cat = if i % 2 == 0 { "Even" } else { "Odd" };
+            catalog.insert(
+                format!("i{i}"),
+                ItemInfo {
+                    title: format!("Title {i}"),
+                    categories: vec![cat.to_owned()],
+                },
+            );
+        }
+        for u in 0..40 {
+            for i in (0..60).filter(|i| (i + u) % 3 == 0) {
+                ratings.push(&format!("u{u}"), &format!("i{i}"), ((i + u) % 5 + 1) as f32);
+            }
+        }
+        let d = Dataset::new("batch".into(), ratings, catalog);
+        let model = affinity_engine::als::fit(
+            &d.ratings,
+            &affinity_engine::als::AlsParams {
+                rank: 3,
+                max_iter: 3,
+                ..Default::default()
+            }
+            .check()
+            .unwrap(),
+        );
+        for (filter, hide_rated) in [
+            (None, true),
+            (None, false),
+            (Some(("Odd", false)), true),
+            (Some(("Even", true)), true),
+        ] {
+            let options = RecOptions {
+                n: 7,
+                filter: filter.map(|(c, exclude): (&str, bool)| CategoryFilter {
+                    category: c.into(),
+                    exclude,
+                }),
+                hide_rated,
+            };
+            let batch = top_for_users(&d, &model, &[4, 9, 17], &options);
+            for (k, user) in [4, 9, 17].into_iter().enumerate() {
+                let one = top_for_users(&d, &model, &[user], &options);
+                assert_eq!(one.len(), 1);
+                assert!(one[0].as_ref().is_some_and(|l| l.len() == 7));
+                assert_eq!(
+                    one[0], batch[k],
+                    "user {user}, {filter:?}, hide {hide_rated}"
+                );
+            }
+        }
     }
 
     #[test]
