@@ -594,7 +594,6 @@ impl Pool {
     }
 }
 
-/// Sends the dataset `data_id` to worker `k` unless it already has it.
 /// A ready, idle worker of `inner` without dataset `data_id`, if any.
 fn pool_lacking(inner: &Inner, data_id: u64) -> Option<usize> {
     (0..inner.slots.len()).find(|&k| {
@@ -603,6 +602,7 @@ fn pool_lacking(inner: &Inner, data_id: u64) -> Option<usize> {
     })
 }
 
+/// Sends the dataset `data_id` to worker `k` unless it already has it.
 fn send_data(inner: &mut Inner, k: usize, data_id: u64) -> Result<(), String> {
     if inner.slots[k].data_id == Some(data_id) {
         return Ok(());
