@@ -36,5 +36,6 @@ pub mod spark_io;
 pub mod spark_script;
 pub mod split;
 pub mod synth;
+mod top_n;
 
 pub use ratings::Ratings;

@@ -7,30 +7,31 @@
 //! [`recommend_with_factors`] work on the latent factors alone (`u·v`): for a model fitted
 //! with biases they ignore the mean and the biases.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-
 use nalgebra::{DMatrix, DVector};
 
 use crate::als::AlsModel;
 use crate::ratings::Ratings;
+use crate::top_n::{Candidate, TopN};
 
 /// Users scored together: their factors stay in cache while a tile of items streams by.
 const USER_BLOCK: usize = 64;
 /// Items per tile: `ITEM_TILE × rank` f32 (20 KiB at rank 10) stays in L1/L2.
 const ITEM_TILE: usize = 512;
 
-/// The items each user rated, as sorted lists stored contiguously (compressed sparse rows),
-/// so that "did `user` rate `item`?" is a binary search in a short slice.
+/// The items each user rated and their ratings, as lists sorted by item and stored
+/// contiguously (compressed sparse rows): "did `user` rate `item`?" is a binary search in a
+/// short slice, and a user's ratings are read without a pass over the whole table.
 #[derive(Clone, Debug, Default)]
 pub struct RatedItems {
     offsets: Vec<usize>,
     items: Vec<u32>,
+    /// The rating of each entry of `items`: the last one given when an item was rated twice.
+    values: Vec<f32>,
 }
 
 impl RatedItems {
-    /// Groups the items of `ratings` by user: one counting pass, one placing pass, then each
-    /// user's short list is sorted and deduplicated.
+    /// Groups the ratings of `ratings` by user: one counting pass, one placing pass, then
+    /// each user's short list is sorted and repeats are dropped, the last rating kept.
     pub fn from_ratings(ratings: &Ratings) -> Self {
         let n_users = ratings.n_users();
         let mut offsets = vec![0usize; n_users + 1];
@@ -42,45 +43,68 @@ impl RatedItems {
         }
         let mut next = offsets.clone();
         let mut items = vec![0u32; ratings.len()];
-        for (&u, &i) in ratings.user_indices().iter().zip(ratings.item_indices()) {
-            items[next[u as usize]] = i;
+        let mut values = vec![0f32; ratings.len()];
+        for ((&u, &i), &v) in ratings
+            .user_indices()
+            .iter()
+            .zip(ratings.item_indices())
+            .zip(ratings.values())
+        {
+            let k = next[u as usize];
+            (items[k], values[k]) = (i, v);
             next[u as usize] += 1;
         }
-        // Sort each row, then squeeze out duplicate (user, item) pairs in place.
+        drop(next);
+        // Each row is in the order rated; a stable sort (in a buffer the size of one row)
+        // keeps repeats in that order, so the last of a run of equal items is the rating
+        // that counts. Rows are written back compacted, in place.
+        let mut row = Vec::new();
         let mut write = 0;
         let mut new_offsets = Vec::with_capacity(n_users + 1);
         new_offsets.push(0);
         for u in 0..n_users {
-            let row = &mut items[offsets[u]..offsets[u + 1]];
-            row.sort_unstable();
-            let mut last = None;
-            for k in offsets[u]..offsets[u + 1] {
-                let i = items[k];
-                if last != Some(i) {
-                    items[write] = i;
+            let range = offsets[u]..offsets[u + 1];
+            row.clear();
+            row.extend(
+                items[range.clone()]
+                    .iter()
+                    .copied()
+                    .zip(values[range].iter().copied()),
+            );
+            row.sort_by_key(|&(i, _)| i);
+            for (k, &(i, v)) in row.iter().enumerate() {
+                if row.get(k + 1).is_none_or(|&(next, _)| next != i) {
+                    (items[write], values[write]) = (i, v);
                     write += 1;
-                    last = Some(i);
                 }
             }
             new_offsets.push(write);
         }
         items.truncate(write);
+        values.truncate(write);
         Self {
             offsets: new_offsets,
             items,
+            values,
         }
     }
 
     /// The lists as stored: `offsets` (one per user and one past the last: user `u`'s items
-    /// are `items[offsets[u]..offsets[u + 1]]`) and the items, for sending them elsewhere.
-    pub fn parts(&self) -> (&[usize], &[u32]) {
-        (&self.offsets, &self.items)
+    /// are `items[offsets[u]..offsets[u + 1]]`), the items and their ratings, for sending
+    /// them elsewhere.
+    pub fn parts(&self) -> (&[usize], &[u32], &[f32]) {
+        (&self.offsets, &self.items, &self.values)
     }
 
     /// The lists from [`RatedItems::parts`], checked: offsets that start at 0, never
-    /// decrease and end at the number of items, and rows that are strictly increasing
-    /// indices below `n_items`. `None` when they are not.
-    pub fn from_parts(offsets: Vec<usize>, items: Vec<u32>, n_items: usize) -> Option<Self> {
+    /// decrease and end at the number of items, rows that are strictly increasing indices
+    /// below `n_items`, and one finite rating per item. `None` when they are not.
+    pub fn from_parts(
+        offsets: Vec<usize>,
+        items: Vec<u32>,
+        values: Vec<f32>,
+        n_items: usize,
+    ) -> Option<Self> {
         let framed = offsets.first() == Some(&0)
             && offsets.last() == Some(&items.len())
             && offsets.windows(2).all(|w| w[0] <= w[1]);
@@ -90,7 +114,12 @@ impl RatedItems {
                 row.windows(2).all(|p| p[0] < p[1])
                     && row.last().is_none_or(|&i| (i as usize) < n_items)
             });
-        rows_ok.then_some(Self { offsets, items })
+        let values_ok = values.len() == items.len() && values.iter().all(|v| v.is_finite());
+        (rows_ok && values_ok).then_some(Self {
+            offsets,
+            items,
+            values,
+        })
     }
 
     /// Number of users covered (users beyond it have rated nothing).
@@ -100,82 +129,27 @@ impl RatedItems {
 
     /// The items `user` rated, sorted and without repeats; empty for an unknown user.
     pub fn items_of(&self, user: u32) -> &[u32] {
+        &self.items[self.row(user)]
+    }
+
+    /// `user`'s ratings of [`RatedItems::items_of`], in the same order: the last one given
+    /// when an item was rated twice.
+    pub fn values_of(&self, user: u32) -> &[f32] {
+        &self.values[self.row(user)]
+    }
+
+    fn row(&self, user: u32) -> std::ops::Range<usize> {
         let u = user as usize;
         if u < self.n_users() {
-            &self.items[self.offsets[u]..self.offsets[u + 1]]
+            self.offsets[u]..self.offsets[u + 1]
         } else {
-            &[]
+            0..0
         }
     }
 
     /// Whether `user` rated `item`.
     pub fn contains(&self, user: u32, item: u32) -> bool {
         self.items_of(user).binary_search(&item).is_ok()
-    }
-}
-
-/// A candidate in a top-N heap, ordered so that "greater" means "recommended first":
-/// higher score, then lower item index (the tie-break of [`AlsModel::recommend`]).
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    score: f32,
-    item: u32,
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then(other.item.cmp(&self.item))
-    }
-}
-
-/// The best `n` candidates seen so far; the worst of them sits on top of a min-heap so a
-/// new candidate is compared with one value and usually rejected at once.
-struct TopN {
-    n: usize,
-    heap: BinaryHeap<Reverse<Candidate>>,
-}
-
-impl TopN {
-    fn new(n: usize) -> Self {
-        Self {
-            n,
-            heap: BinaryHeap::with_capacity(n.min(4096) + 1),
-        }
-    }
-
-    /// Whether `c` would enter the top `n` (checked before the costlier exclusion test).
-    fn admits(&self, c: &Candidate) -> bool {
-        if self.heap.len() < self.n {
-            return self.n > 0;
-        }
-        self.heap.peek().is_some_and(|Reverse(worst)| c > worst)
-    }
-
-    fn push(&mut self, c: Candidate) {
-        if self.heap.len() < self.n {
-            self.heap.push(Reverse(c));
-        } else if let Some(mut worst) = self.heap.peek_mut() {
-            *worst = Reverse(c);
-        }
-    }
-
-    fn into_sorted(self) -> Vec<(u32, f32)> {
-        let mut out: Vec<Candidate> = self.heap.into_iter().map(|Reverse(c)| c).collect();
-        out.sort_unstable_by(|a, b| b.cmp(a));
-        out.into_iter().map(|c| (c.item, c.score)).collect()
     }
 }
 
@@ -242,14 +216,68 @@ impl PackedItems {
     }
 }
 
-/// Scores `user_factors` against one packed tile into `scores`.
-fn score_tile(user_factors: &[f32], tile_factors: &[f32], scores: &mut [f32]) {
-    let len = scores.len();
-    scores.fill(0.0);
-    for (k, &uk) in user_factors.iter().enumerate() {
-        let column = &tile_factors[k * len..(k + 1) * len];
-        for (s, &x) in scores.iter_mut().zip(column) {
-            *s += uk * x;
+/// Users scored against a tile at once, and items per step: each step keeps
+/// `USER_GROUP × ITEM_LANES` sums in registers and reuses every factor it loads, where one
+/// user at a time loaded and stored each sum once per factor.
+const USER_GROUP: usize = 4;
+const ITEM_LANES: usize = 8;
+
+/// Scores the users whose factors `group` holds (factor `k` of user `g` at `group[k][g]`)
+/// against one packed tile of `len` items: user `g`'s scores go to
+/// `scores[g * ITEM_TILE..][..len]`. Every score is summed factor by factor from 0, the
+/// order of `AlsModel::predict`, so the results are the same to the bit.
+///
+/// Never inlined: browsers first run a WebAssembly function as quickly compiled baseline
+/// code and switch to optimised code only for its later calls, so a loop inlined into a
+/// function that is called once (a batch of users) would run unoptimised to the end.
+#[inline(never)]
+fn score_tile(group: &[[f32; USER_GROUP]], tile: &[f32], len: usize, scores: &mut [f32]) {
+    let full = len - len % ITEM_LANES;
+    for j0 in (0..full).step_by(ITEM_LANES) {
+        let mut sums = [[0f32; ITEM_LANES]; USER_GROUP];
+        for (column, u) in tile.chunks_exact(len).zip(group) {
+            let Ok(x) = <&[f32; ITEM_LANES]>::try_from(&column[j0..j0 + ITEM_LANES]) else {
+                continue;
+            };
+            for (row, &ug) in sums.iter_mut().zip(u) {
+                for (s, &xj) in row.iter_mut().zip(x) {
+                    *s += ug * xj;
+                }
+            }
+        }
+        for (g, row) in sums.iter().enumerate() {
+            scores[g * ITEM_TILE + j0..][..ITEM_LANES].copy_from_slice(row);
+        }
+    }
+    for j in full..len {
+        let mut sums = [0f32; USER_GROUP];
+        for (column, u) in tile.chunks_exact(len).zip(group) {
+            for (s, &ug) in sums.iter_mut().zip(u) {
+                *s += ug * column[j];
+            }
+        }
+        for (g, &s) in sums.iter().enumerate() {
+            scores[g * ITEM_TILE + j] = s;
+        }
+    }
+}
+
+/// Offers `top` the items `ids` with their `scores`, leaving out those in `seen` (sorted).
+/// Never inlined, for the reason given at [`score_tile`].
+#[inline(never)]
+fn keep_best(top: &mut TopN, ids: &[u32], scores: &[f32], seen: &[u32]) {
+    let mut floor = top.floor();
+    for (&item, &score) in ids.iter().zip(scores) {
+        // A plain comparison with the worst kept score rejects most items; what passes it
+        // (NaN included) gets the exact test.
+        if score < floor {
+            continue;
+        }
+        let c = Candidate { score, item };
+        // Only candidates good enough to enter pay for the rated-items lookup.
+        if top.admits(&c) && seen.binary_search(&item).is_err() {
+            top.push(c);
+            floor = top.floor();
         }
     }
 }
@@ -270,32 +298,40 @@ pub fn recommend_for_users(
     allowed: Option<&[bool]>,
 ) -> Vec<Option<Vec<(u32, f32)>>> {
     let packed = PackedItems::new(model, allowed);
+    let rank = model.rank();
     let mut out = Vec::with_capacity(users.len());
-    let mut scores = vec![0f32; ITEM_TILE];
+    let mut scores = vec![0f32; USER_GROUP * ITEM_TILE];
+    let mut group = vec![[0f32; USER_GROUP]; rank];
     for block in users.chunks(USER_BLOCK) {
         let factors: Vec<Option<&[f32]>> = block.iter().map(|&u| model.user_factors(u)).collect();
+        // Positions in the block of the users with factors: the others get `None`.
+        let warm: Vec<usize> = (0..block.len()).filter(|&p| factors[p].is_some()).collect();
         let mut tops: Vec<TopN> = block.iter().map(|_| TopN::new(n)).collect();
         for t in 0..packed.n_tiles() {
             let (ids, tile, biases) = packed.tile(t);
-            for ((&user, uf), top) in block.iter().zip(&factors).zip(&mut tops) {
-                let Some(uf) = uf else { continue };
-                let scores = &mut scores[..ids.len()];
-                score_tile(uf, tile, scores);
-                if !biases.is_empty() {
-                    // Summed in AlsModel::recommend's order, (mean + b_u + b_i) + u·v, so that
-                    // the scores agree to the last bit.
-                    let offset = model.global_mean() + model.user_bias(user).unwrap_or(0.0);
-                    for (s, &b) in scores.iter_mut().zip(biases) {
-                        *s += offset + b;
+            let len = ids.len();
+            for members in warm.chunks(USER_GROUP) {
+                // A short last group repeats its first user; those scores are not read.
+                for (k, row) in group.iter_mut().enumerate() {
+                    for (g, v) in row.iter_mut().enumerate() {
+                        let p = members.get(g).unwrap_or(&members[0]);
+                        *v = factors[*p].map_or(0.0, |f| f[k]);
                     }
                 }
-                let seen = rated.items_of(user);
-                for (&item, &score) in ids.iter().zip(scores.iter()) {
-                    let c = Candidate { score, item };
-                    // Only candidates good enough to enter pay for the rated-items lookup.
-                    if top.admits(&c) && seen.binary_search(&item).is_err() {
-                        top.push(c);
+                score_tile(&group, tile, len, &mut scores);
+                for (g, &p) in members.iter().enumerate() {
+                    let user = block[p];
+                    let top = &mut tops[p];
+                    let scores = &mut scores[g * ITEM_TILE..][..len];
+                    if !biases.is_empty() {
+                        // Summed in AlsModel::recommend's order, (mean + b_u + b_i) + u·v, so
+                        // that the scores agree to the last bit.
+                        let offset = model.global_mean() + model.user_bias(user).unwrap_or(0.0);
+                        for (s, &b) in scores.iter_mut().zip(biases) {
+                            *s += offset + b;
+                        }
                     }
+                    keep_best(top, ids, scores, rated.items_of(user));
                 }
             }
         }
@@ -578,9 +614,12 @@ mod tests {
         r.push("a", "x", 1.0);
         r.push("a", "z", 2.0);
         let rated = RatedItems::from_ratings(&r);
-        // Items: z = 0, y = 1, x = 2.
+        // Items: z = 0, y = 1, x = 2. User a rated z twice: the second rating counts.
         assert_eq!(rated.items_of(0), &[0, 2]);
+        assert_eq!(rated.values_of(0), &[2.0, 1.0]);
         assert_eq!(rated.items_of(1), &[1]);
+        assert_eq!(rated.values_of(1), &[1.0]);
+        assert!(rated.items_of(9).is_empty() && rated.values_of(9).is_empty());
         assert!(rated.contains(0, 2) && !rated.contains(0, 1) && !rated.contains(9, 0));
         assert_eq!(rated.n_users(), 2);
     }
@@ -589,14 +628,28 @@ mod tests {
     fn rated_items_rebuilt_from_their_parts_are_the_same_and_bad_parts_are_refused() {
         let ratings = planted();
         let rated = RatedItems::from_ratings(&ratings);
-        let (offsets, items) = rated.parts();
-        let again =
-            RatedItems::from_parts(offsets.to_vec(), items.to_vec(), ratings.n_items()).unwrap();
+        let (offsets, items, values) = rated.parts();
+        let again = RatedItems::from_parts(
+            offsets.to_vec(),
+            items.to_vec(),
+            values.to_vec(),
+            ratings.n_items(),
+        )
+        .unwrap();
         for u in 0..ratings.n_users() as u32 {
             assert_eq!(again.items_of(u), rated.items_of(u), "user {u}");
+            assert_eq!(again.values_of(u), rated.values_of(u), "user {u}");
         }
-        let ok = |o: &[usize], i: &[u32]| RatedItems::from_parts(o.to_vec(), i.to_vec(), 5);
+        let ok = |o: &[usize], i: &[u32]| {
+            RatedItems::from_parts(o.to_vec(), i.to_vec(), vec![1.0; i.len()], 5)
+        };
         assert!(ok(&[0, 2, 3], &[1, 4, 0]).is_some());
+        let with = |v: &[f32]| RatedItems::from_parts(vec![0, 2, 3], vec![1, 4, 0], v.to_vec(), 5);
+        assert!(with(&[1.0, 2.0]).is_none(), "a rating missing");
+        assert!(
+            with(&[1.0, f32::NAN, 2.0]).is_none(),
+            "a rating not a number"
+        );
         assert!(ok(&[], &[]).is_none(), "no offsets at all");
         assert!(ok(&[1, 3], &[1, 4, 0]).is_none(), "not starting at 0");
         assert!(ok(&[0, 2], &[1, 4, 0]).is_none(), "not ending at the items");
@@ -628,6 +681,69 @@ mod tests {
         );
         let none = recommend_for_users(&model, &[3], 0, &rated, None);
         assert_eq!(none, vec![Some(vec![])]);
+    }
+
+    #[test]
+    fn batch_recommendations_over_many_tiles_and_groups_equal_the_model_to_the_bit() {
+        // 1,100 items (two full tiles and a short one of 76, not a multiple of the lanes),
+        // 11 users with every third one cold (groups of four with a short last one), biases,
+        // rated items and a filter.
+        let (rank, n_users, n_items) = (3, 11, 1100);
+        let value = |a: usize| ((a * 7919) % 1013) as f32 / 300.0 - 1.7;
+        let user_fitted: Vec<bool> = (0..n_users).map(|u| u % 3 != 1).collect();
+        let item_fitted: Vec<bool> = (0..n_items).map(|i| i % 13 != 5).collect();
+        let factors = |n: usize, fitted: &[bool], salt: usize| -> Vec<f32> {
+            (0..n * rank)
+                .map(|k| {
+                    if fitted[k / rank] {
+                        value(k + salt)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let model = AlsModel::from_parts(
+            rank,
+            factors(n_users, &user_fitted, 1),
+            factors(n_items, &item_fitted, 5000),
+            user_fitted.clone(),
+            item_fitted,
+            Some(crate::als::Biases {
+                global_mean: 3.25,
+                user: (0..n_users).map(|u| value(u + 99) / 4.0).collect(),
+                item: (0..n_items).map(|i| value(i + 7) / 4.0).collect(),
+            }),
+        )
+        .unwrap();
+        let mut rated_ratings = Ratings::default();
+        for u in 0..n_users {
+            for i in (0..n_items).filter(|i| (i * 31 + u * 17) % 9 == 0) {
+                rated_ratings.push(&format!("u{u}"), &format!("i{i}"), 1.0);
+            }
+        }
+        // Every item is rated by someone. The table's indices are not the numbers in the ids,
+        // but the batch and the model read the same lists.
+        assert_eq!(rated_ratings.n_items(), n_items);
+        let rated = RatedItems::from_ratings(&rated_ratings);
+        let allowed: Vec<bool> = (0..n_items).map(|i| i % 4 != 2).collect();
+        let users: Vec<u32> = (0..n_users as u32).collect();
+        for (n, filter) in [(10, None), (600, Some(&allowed[..])), (1, None)] {
+            let batch = recommend_for_users(&model, &users, n, &rated, filter);
+            for (&u, got) in users.iter().zip(&batch) {
+                let want = model.recommend(u, n, |i| {
+                    rated.contains(u, i) || filter.is_some_and(|a| !a[i as usize])
+                });
+                assert_eq!(got.is_some(), user_fitted[u as usize], "user {u}");
+                let (Some(got), Some(want)) = (got, want) else {
+                    continue;
+                };
+                assert_eq!(got.len(), n.min(want.len()), "user {u}, n {n}");
+                let bits =
+                    |l: &[(u32, f32)]| l.iter().map(|&(i, s)| (i, s.to_bits())).collect::<Vec<_>>();
+                assert_eq!(bits(got), bits(&want), "user {u}, n {n}");
+            }
+        }
     }
 
     #[test]
