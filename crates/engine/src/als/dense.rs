@@ -191,7 +191,13 @@ pub(super) const GRAM_KC: usize = 64;
 /// picks (AVX2, SSE2, wasm simd128 or scalar): the result is bit-identical across them.
 /// Tiles that straddle the diagonal also add to a few entries below it, which are never
 /// read.
-#[inline(always)]
+// In WebAssembly this kernel stays a function of its own (with `cholesky_f32` and
+// `cholesky_solve_f32`): V8 optimises a big function worse than several small ones, and
+// merged into the per-row loop the three made a fit twice as slow in Node 20's V8 (in
+// Chromium 156 the difference is within noise). Natively they are inlined, into the AVX2
+// copy of the loop among others.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
     gram: &mut [f32],
@@ -325,7 +331,8 @@ fn up_looking_block_f32<const W: usize>(u: &mut [f32], k: usize, jb: usize, dp: 
 /// [`GRAM_NR`] at or before the diagonal, so that it is whole vectors; the few entries
 /// computed left of the diagonal are zeroed. Element-wise operations only, in a fixed order
 /// per entry: the same bits whatever the vector width.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(super) fn cholesky_f32(u: &mut [f32], d: usize, dp: usize) -> bool {
     debug_assert!(dp.is_multiple_of(GRAM_NR) && dp >= d && u.len() >= dp * dp);
     for k in 0..d {
@@ -381,7 +388,8 @@ pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// Both sweeps run over whole [`GRAM_NR`]-lane blocks from the one holding the diagonal:
 /// the factor's entries left of the diagonal are zero there, so they change nothing, and
 /// the diagonal's own term is kept out by holding its unknown aside.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(super) fn cholesky_solve_f32(u: &[f32], d: usize, dp: usize, b: &mut [f32]) {
     // Uᵀ y = b, column by column so that rows of U are read contiguously.
     for k in 0..d {
