@@ -255,18 +255,56 @@ pub(super) fn squared_errors(
     implicit: bool,
     ratings: impl Iterator<Item = (u32, u32, f32)>,
 ) -> (f64, usize) {
+    /// Predictions computed side by side: one dot product's additions wait on each other,
+    /// eight independent ones overlap. Each is still summed in order from 0 and the errors
+    /// are added up in the ratings' order, so the result is the same to the bit as one
+    /// `predict` at a time (the loss curve of every iteration is this pass, about a tenth
+    /// of a fit on MovieLens 100K before).
+    const LANES: usize = 8;
+    struct Pending<'m> {
+        user: u32,
+        item: u32,
+        target: f32,
+        x: &'m [f32],
+        y: &'m [f32],
+    }
+    let add = |pending: &[Pending], sum: &mut f64, n: &mut usize| {
+        let mut latent = [0f32; LANES];
+        for k in 0..model.rank() {
+            for (l, p) in latent.iter_mut().zip(pending) {
+                *l += p.x[k] * p.y[k];
+            }
+        }
+        for (&l, p) in latent.iter().zip(pending) {
+            let predicted = model.predict_from_latent(p.user, p.item, l);
+            *sum += f64::from(predicted - p.target).powi(2);
+            *n += 1;
+        }
+    };
     let (mut sum, mut n) = (0.0f64, 0usize);
+    let mut pending: Vec<Pending> = Vec::with_capacity(LANES);
     for (user, item, value) in ratings {
-        if let Some(p) = model.predict(user, item) {
-            let target = match (implicit, value > 0.0) {
-                (false, _) => value,
-                (true, true) => 1.0,
-                (true, false) => 0.0,
-            };
-            sum += f64::from(p - target).powi(2);
-            n += 1;
+        let (Some(x), Some(y)) = (model.user_factors(user), model.item_factors(item)) else {
+            continue;
+        };
+        let target = match (implicit, value > 0.0) {
+            (false, _) => value,
+            (true, true) => 1.0,
+            (true, false) => 0.0,
+        };
+        pending.push(Pending {
+            user,
+            item,
+            target,
+            x,
+            y,
+        });
+        if pending.len() == LANES {
+            add(&pending, &mut sum, &mut n);
+            pending.clear();
         }
     }
+    add(&pending, &mut sum, &mut n);
     (sum, n)
 }
 
@@ -307,6 +345,48 @@ mod tests {
             }
         }
         r
+    }
+
+    #[test]
+    fn squared_errors_are_those_of_predict_one_at_a_time_to_the_bit() {
+        let ratings = planted(37, 29, 0.4, 5);
+        assert!(!ratings.len().is_multiple_of(8), "a short last batch");
+        for (biases, implicit) in [(false, false), (true, false), (false, true)] {
+            let params = AlsParams {
+                rank: 5,
+                max_iter: 2,
+                biases,
+                implicit_prefs: implicit,
+                ..AlsParams::default()
+            };
+            let model = fit(&ratings, &params.check().unwrap());
+            // Every fifth rating names a user or an item the model does not know.
+            let triples: Vec<(u32, u32, f32)> = ratings
+                .iter()
+                .enumerate()
+                .map(|(k, r)| match k % 5 {
+                    0 => (r.user + 1000, r.item, r.value),
+                    1 => (r.user, r.item + 1000, r.value),
+                    _ => (r.user, r.item, r.value - 3.0),
+                })
+                .collect();
+            let (mut sum, mut n) = (0.0f64, 0usize);
+            for &(u, i, v) in &triples {
+                if let Some(p) = model.predict(u, i) {
+                    let target = if implicit { f32::from(v > 0.0) } else { v };
+                    sum += f64::from(p - target).powi(2);
+                    n += 1;
+                }
+            }
+            let (got_sum, got_n) = squared_errors(&model, implicit, triples.iter().copied());
+            assert_eq!(got_n, n, "biases {biases}, implicit {implicit}");
+            assert!(n > 0 && n < triples.len());
+            assert_eq!(
+                got_sum.to_bits(),
+                sum.to_bits(),
+                "biases {biases}, implicit {implicit}"
+            );
+        }
     }
 
     #[test]

@@ -84,15 +84,20 @@ impl AlsModel {
     /// when the user or the item is cold (unseen in training), where Spark predicts NaN.
     pub fn predict(&self, user: u32, item: u32) -> Option<f32> {
         let latent = dot(self.user_factors(user)?, self.item_factors(item)?);
+        Some(self.predict_from_latent(user, item, latent))
+    }
+
+    /// [`AlsModel::predict`] for a warm `user` and `item` whose factors' dot product,
+    /// summed in order from 0, is `latent`: callers that sum several at once use it so that
+    /// their predictions are `predict`'s to the bit.
+    pub(crate) fn predict_from_latent(&self, user: u32, item: u32, latent: f32) -> f32 {
         if !self.has_biases() {
-            return Some(latent);
+            return latent;
         }
-        Some(
-            self.global_mean
-                + self.user_biases[user as usize]
-                + self.item_biases[item as usize]
-                + latent,
-        )
+        self.global_mean
+            + self.user_biases[user as usize]
+            + self.item_biases[item as usize]
+            + latent
     }
 
     /// The `n` items with the highest predicted score for `user`, best first, skipping items
