@@ -258,8 +258,8 @@ pub(super) fn squared_errors(
     /// Predictions computed side by side: one dot product's additions wait on each other,
     /// eight independent ones overlap. Each is still summed in order from 0 and the errors
     /// are added up in the ratings' order, so the result is the same to the bit as one
-    /// `predict` at a time (the loss curve of every iteration is this pass, about a tenth
-    /// of a fit on MovieLens 100K before).
+    /// `predict` at a time. (This pass after every iteration, for the loss curve, was 7% of
+    /// a fit on MovieLens 100K in Node's V8 with one prediction at a time.)
     const LANES: usize = 8;
     struct Pending<'m> {
         user: u32,
