@@ -136,7 +136,6 @@ pub fn evaluate_ranking_sampled(
 ) -> RankingEvaluation {
     // Scored in blocks of users against tiles of items (`recommend_for_users`, the same
     // lists as `AlsModel::recommend` user by user, several times faster).
-    let rated = RatedItems::from_ratings(train);
     let held_out = RatingRows::by_user(test);
     let candidates: Vec<u32> = (0..held_out.n_rows() as u32)
         .filter(|&u| !held_out.row(u as usize).0.is_empty())
@@ -150,6 +149,13 @@ pub fn evaluate_ranking_sampled(
             .map(|j| candidates[j * n_candidates / max_users])
             .collect()
     };
+    let mut sampled = vec![false; train.n_users()];
+    for &u in &sample {
+        if let Some(s) = sampled.get_mut(u as usize) {
+            *s = true;
+        }
+    }
+    let rated = RatedItems::from_ratings_of(train, |u| sampled[u as usize]);
     let tops = recommend_for_users(model, &sample, k, &rated, None);
     let mut lists: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
     for (&user, top) in sample.iter().zip(tops) {
