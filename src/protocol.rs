@@ -109,6 +109,8 @@ pub enum ToWorker {
         /// After a users' half-step, the squared training errors of these users' ratings
         /// and how many were predicted.
         squared_errors: Option<(f64, usize)>,
+        /// How long the sender took to solve these rows, in milliseconds.
+        solve_ms: f64,
     },
     /// Read the ratings file that travels beside this (a `File`), slice by slice, with
     /// `format` or the detected one; reply with [`FromWorker::ReadProgress`] after each

@@ -26,6 +26,9 @@ pub struct PartRows {
     /// After a users' half-step, the squared training errors of these users' ratings and how
     /// many were predicted (every worker sums them into the iteration's RMSE).
     pub squared_errors: Option<(f64, usize)>,
+    /// How long the sender took to solve them, in milliseconds (every worker balances the
+    /// next half-step's parts by these; NaN when unknown).
+    pub solve_ms: f64,
 }
 
 /// What a worker does after a step of its shared fit.
@@ -53,9 +56,17 @@ fn side_of(half_step: usize) -> Side {
     }
 }
 
+/// A clock in milliseconds (`performance.now()` in a worker).
+pub type Clock = Box<dyn FnMut() -> f64>;
+
 /// One worker's part in a shared fit.
 pub struct PeerFit {
     share: Option<FitShare>,
+    clock: Clock,
+    /// Each part's relative speed (mean 1): its share of the next half-step's work.
+    speeds: Vec<f64>,
+    /// Each part's solve time of the half-step being gathered.
+    solve_ms: Vec<f64>,
     part: usize,
     parts: usize,
     max_iter: usize,
@@ -73,18 +84,23 @@ pub struct PeerFit {
 
 impl PeerFit {
     /// Takes part `part` of `parts` in a fit of `max_iter` iterations from `share`, and solves
-    /// this part of the first half-step. The returned actions are to be carried out in order.
+    /// this part of the first half-step, timing its solves by `clock`. The returned actions
+    /// are to be carried out in order.
     pub fn start(
         share: FitShare,
         part: usize,
         parts: usize,
         max_iter: usize,
+        clock: Clock,
     ) -> Result<(Self, Vec<Action>), String> {
         if part >= parts {
             return Err(format!("part {part} of a fit in {parts} parts"));
         }
         let mut fit = Self {
             share: Some(share),
+            clock,
+            speeds: vec![1.0; parts],
+            solve_ms: vec![f64::NAN; parts],
             part,
             parts,
             max_iter,
@@ -128,13 +144,20 @@ impl PeerFit {
 
     /// Solves this worker's part of the current half-step.
     fn solve_own(&mut self) -> Result<PartRows, String> {
-        let (half_step, part, parts) = (self.half_step, self.part, self.parts);
+        let (half_step, part) = (self.half_step, self.part);
         let side = side_of(half_step);
-        let share = self.share()?;
-        let range = share.part(side, part, parts).map_err(|e| e.to_string())?;
+        let share = self
+            .share
+            .as_mut()
+            .ok_or("the shared fit ended before its last half-step")?;
+        let range = share
+            .part_of_shares(side, part, &self.speeds)
+            .map_err(|e| e.to_string())?;
+        let started = (self.clock)();
         let rows = share
             .solve(side, range.clone())
             .map_err(|e| e.to_string())?;
+        let solve_ms = (self.clock)() - started;
         let squared_errors = (side == Side::Users).then(|| share.squared_errors(range));
         Ok(PartRows {
             half_step,
@@ -142,6 +165,7 @@ impl PeerFit {
             n_rows: share.n_rows(side),
             rows,
             squared_errors,
+            solve_ms,
         })
     }
 
@@ -167,6 +191,7 @@ impl PeerFit {
             if let Some(errors) = rows.squared_errors {
                 self.squared_errors[rows.part] = errors;
             }
+            self.solve_ms[rows.part] = rows.solve_ms;
             self.runs[rows.part] = Some(rows.rows);
             if self.runs.iter().any(Option::is_none) {
                 continue;
@@ -189,11 +214,24 @@ impl PeerFit {
     /// Applies the gathered half-step and moves on to the next; true when the fit is done.
     fn complete(&mut self, actions: &mut Vec<Action>) -> Result<bool, String> {
         let n_rows = self.n_rows.take().unwrap_or(0);
-        let whole = gather(&mut self.runs, n_rows)?;
         let side = side_of(self.half_step);
+        let share = self
+            .share
+            .as_ref()
+            .ok_or("rows came after the shared fit ended")?;
+        // Every part's estimated work, from the rows it sent.
+        let work: Vec<f64> = self
+            .runs
+            .iter()
+            .flatten()
+            .map(|run| share.work(side, run.start..run.start + run.fitted.len()))
+            .collect();
+        let whole = gather(&mut self.runs, n_rows)?;
         self.share()?
             .apply(side, &whole)
             .map_err(|e| e.to_string())?;
+        rebalance(&mut self.speeds, &work, &self.solve_ms);
+        self.solve_ms.fill(f64::NAN);
         if side == Side::Users {
             // Summed in part order, so every worker gets the same number.
             let (sum, n) = self
@@ -220,6 +258,37 @@ impl PeerFit {
         }
         self.half_step += 1;
         Ok(false)
+    }
+}
+
+/// The least and most a part's speed may be, against the mean of all: a part that was slow
+/// once (its worker descheduled for a moment) still gets a quarter of an equal share.
+const SPEED_RANGE: (f64, f64) = (0.25, 4.0);
+
+/// Moves each part's relative speed halfway towards the speed it showed in the half-step
+/// just gathered (`work[p]` done in `ms[p]` milliseconds, relative to the mean of all parts),
+/// so that parts on busier cores get less of the next half-step's work. Halfway: a speed
+/// measured once is partly noise. Left as they are when some part's time or work is unknown
+/// or nil. Every worker gathers the same numbers, so every worker gets the same speeds.
+// Workers of one page share the machine's cores with the page, the browser and whatever else
+// runs: in two-worker fits of MovieLens 100K in headless Chromium on two cores, one worker
+// often took 1.5 to 2 times as long as the other over a whole fit for equal work.
+fn rebalance(speeds: &mut [f64], work: &[f64], ms: &[f64]) {
+    let n = speeds.len();
+    if n < 2 || work.len() != n || ms.len() != n {
+        return;
+    }
+    let rates: Vec<f64> = work.iter().zip(ms).map(|(&w, &t)| w / t).collect();
+    if !rates.iter().all(|r| r.is_finite() && *r > 0.0) {
+        return;
+    }
+    let mean_rate = rates.iter().sum::<f64>() / n as f64;
+    for (s, r) in speeds.iter_mut().zip(&rates) {
+        *s = 0.5 * *s + 0.5 * (r / mean_rate);
+    }
+    let mean = speeds.iter().sum::<f64>() / n as f64;
+    for s in speeds.iter_mut() {
+        *s = (*s / mean).clamp(SPEED_RANGE.0, SPEED_RANGE.1);
     }
 }
 
@@ -280,21 +349,38 @@ mod tests {
         r
     }
 
+    /// A clock that moves on by a pseudo-random 1 to 8 ms each time it is read, differently
+    /// for each `seed`: the peers' solve times, and so their splits, then change from one
+    /// half-step to the next.
+    fn jumpy_clock(seed: u64) -> Clock {
+        let (mut state, mut now) = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, 0.0);
+        Box::new(move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            now += 1.0 + (state % 8) as f64;
+            now
+        })
+    }
+
     /// Runs a fit shared by `parts` peers. Messages travel on one first-in first-out link per
     /// (sender, receiver) pair, as through a `MessageChannel`; `pick` chooses which link
-    /// delivers next, so links overtake each other in every way a test asks for. Returns each
-    /// peer's model and losses, and the progress reports of part 0.
+    /// delivers next, so links overtake each other in every way a test asks for. Peer `k`
+    /// times its solves by `clock(k)`. Returns each peer's model and losses, and the
+    /// progress reports of part 0.
     fn run(
         parts: usize,
         p: &AlsParams,
         mut pick: impl FnMut(usize) -> usize,
-    ) -> (Vec<(AlsModel, Vec<f64>)>, Vec<IterationReport>) {
+        clock: impl Fn(usize) -> Clock,
+    ) -> Outcome {
         let ratings = ratings();
         let params = p.check().unwrap();
         let mut links: Vec<VecDeque<PartRows>> = vec![VecDeque::new(); parts * parts];
         let mut peers = Vec::new();
         let mut done: Vec<Option<(AlsModel, Vec<f64>)>> = vec![None; parts];
         let mut progress = Vec::new();
+        let mut sent = Vec::new();
         let mut carry_out =
             |from: usize,
              actions: Vec<Action>,
@@ -303,6 +389,7 @@ mod tests {
                 for action in actions {
                     match action {
                         Action::Send(rows) => {
+                            sent.push((from, rows.half_step, rows.rows.fitted.len()));
                             for to in (0..parts).filter(|&to| to != from) {
                                 links[from * parts + to].push_back(rows.clone());
                             }
@@ -318,7 +405,8 @@ mod tests {
             };
         for part in 0..parts {
             let share = FitShare::new(&ratings, &params);
-            let (peer, actions) = PeerFit::start(share, part, parts, p.max_iter).unwrap();
+            let (peer, actions) =
+                PeerFit::start(share, part, parts, p.max_iter, clock(part)).unwrap();
             assert_eq!(peer.part(), part);
             peers.push(peer);
             carry_out(part, actions, &mut links, &mut done);
@@ -339,7 +427,25 @@ mod tests {
             .enumerate()
             .map(|(k, d)| d.unwrap_or_else(|| panic!("part {k} never finished")))
             .collect();
-        (done, progress)
+        let speeds = peers.iter().map(|p| p.speeds.clone()).collect();
+        Outcome {
+            done,
+            progress,
+            speeds,
+            sent,
+        }
+    }
+
+    /// What [`run`] saw.
+    struct Outcome {
+        /// Each peer's model and losses.
+        done: Vec<(AlsModel, Vec<f64>)>,
+        /// Part 0's progress reports.
+        progress: Vec<IterationReport>,
+        /// Each peer's speeds at the end.
+        speeds: Vec<Vec<f64>>,
+        /// (part, half-step, rows) of every part's rows sent.
+        sent: Vec<(usize, usize, usize)>,
     }
 
     fn assert_same_model(got: &AlsModel, want: &AlsModel, what: &str) {
@@ -375,7 +481,19 @@ mod tests {
                 for (o, order) in orders.into_iter().enumerate() {
                     let what =
                         format!("{parts} parts, order {o}, {max_iter} iterations, biases {biases}");
-                    let (done, progress) = run(parts, &p, order);
+                    let Outcome {
+                        done,
+                        progress,
+                        speeds,
+                        ..
+                    } = run(parts, &p, order, |k| jumpy_clock(k as u64));
+                    if parts > 1 {
+                        assert!(
+                            speeds[0].iter().any(|&s| s != 1.0),
+                            "{what}: the splits moved from equal shares"
+                        );
+                    }
+                    assert!(speeds.iter().all(|s| s == &speeds[0]), "{what}: {speeds:?}");
                     assert_eq!(progress.len(), max_iter, "{what}");
                     for (k, r) in progress.iter().enumerate() {
                         assert_eq!((r.iteration, r.max_iter), (k + 1, max_iter), "{what}");
@@ -404,10 +522,63 @@ mod tests {
             std::ops::ControlFlow::Continue(())
         })
         .unwrap();
-        let (done, _) = run(3, &p, |n| n / 2);
+        let done = run(3, &p, |n| n / 2, |k| jumpy_clock(k as u64)).done;
         for (a, b) in done[0].1.iter().zip(&want) {
             assert!((a - b).abs() < 1e-9, "{a} against {b}");
         }
+    }
+
+    #[test]
+    fn a_part_that_solves_slower_gets_less_work() {
+        // Part 1's solves take three times as long as part 0's for the same work: its clock
+        // runs three times as fast.
+        let steady = |rate: f64| -> Clock {
+            let mut now = 0.0;
+            Box::new(move || {
+                now += rate;
+                now
+            })
+        };
+        let p = params(4, false);
+        let out = run(2, &p, |_| 0, |k| steady(if k == 0 { 1.0 } else { 3.0 }));
+        let want = fit_on_threads(&ratings(), &p.check().unwrap(), 1);
+        assert_same_model(&out.done[1].0, &want, "uneven parts");
+        let speeds = &out.speeds;
+        assert_eq!(speeds[0], speeds[1]);
+        assert!(speeds[0][0] > 1.2 && speeds[0][1] < 0.8, "{speeds:?}");
+        // Part 0 solved more users in the last users' half-step than in the first.
+        let users_of_part_0 = |half_step: usize| {
+            out.sent
+                .iter()
+                .find(|&&(part, h, _)| part == 0 && h == half_step)
+                .map(|&(_, _, n)| n)
+                .unwrap()
+        };
+        assert!(users_of_part_0(7) > users_of_part_0(1), "{:?}", out.sent);
+    }
+
+    #[test]
+    fn speeds_move_halfway_to_the_last_half_step() {
+        let mut speeds = vec![1.0, 1.0];
+        // Part 0 did twice the work in the same time: it is now 4/3 against 2/3 of the mean.
+        rebalance(&mut speeds, &[2.0, 1.0], &[5.0, 5.0]);
+        assert!((speeds[0] - 7.0 / 6.0).abs() < 1e-12 && (speeds[1] - 5.0 / 6.0).abs() < 1e-12);
+        // Unknown or nil times and works change nothing.
+        for (work, ms) in [
+            ([2.0, 1.0], [f64::NAN, 5.0]),
+            ([2.0, 0.0], [5.0, 5.0]),
+            ([2.0, 1.0], [5.0, 0.0]),
+        ] {
+            let before = speeds.clone();
+            rebalance(&mut speeds, &work, &ms);
+            assert_eq!(speeds, before);
+        }
+        // A part that seems to stall keeps a quarter of the mean.
+        let mut speeds = vec![1.0, 1.0, 1.0];
+        for _ in 0..20 {
+            rebalance(&mut speeds, &[1.0, 1.0, 1.0], &[1.0, 1.0, 1e9]);
+        }
+        assert_eq!(speeds[2], SPEED_RANGE.0, "{speeds:?}");
     }
 
     #[test]
@@ -425,13 +596,14 @@ mod tests {
                 fitted: vec![true; n],
             },
             squared_errors: None,
+            solve_ms: 1.0,
         };
         let start = |part: usize| {
-            PeerFit::start(FitShare::new(&ratings, &params), part, 2, 2)
+            PeerFit::start(FitShare::new(&ratings, &params), part, 2, 2, jumpy_clock(1))
                 .unwrap()
                 .0
         };
-        assert!(PeerFit::start(FitShare::new(&ratings, &params), 2, 2, 2).is_err());
+        assert!(PeerFit::start(FitShare::new(&ratings, &params), 2, 2, 2, jumpy_clock(1)).is_err());
         // Its own part, a part that does not exist, a half-step two ahead.
         assert!(start(0).receive(rows(0, 0, 0, 4)).is_err());
         assert!(start(0).receive(rows(0, 2, 4, 5)).is_err());

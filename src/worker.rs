@@ -128,6 +128,15 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+/// The worker's clock, in milliseconds: `performance.now()` (finer than `Date.now()`'s
+/// whole milliseconds, which a half-step of a small fit lasts a few of).
+fn now_ms() -> f64 {
+    match scope().performance() {
+        Some(p) => p.now(),
+        None => js_sys::Date::now(),
+    }
+}
+
 fn post(packet: &Result<Packet, String>) {
     let result = match packet {
         Ok(p) => scope().post_message_with_transfer(&p.message, &p.transfer),
@@ -206,6 +215,7 @@ fn on_message(message: &JsValue) {
             part,
             n_rows,
             squared_errors,
+            solve_ms,
             ..
         } => match attached {
             Attached::Rows(rows) => take_part_rows(
@@ -217,6 +227,7 @@ fn on_message(message: &JsValue) {
                     n_rows,
                     rows,
                     squared_errors,
+                    solve_ms,
                 },
             ),
             _ => Err("rows of a shared fit came without their rows".into()),
@@ -273,7 +284,7 @@ fn start_share(
             port.set_onmessage(Some(handler.unchecked_ref()));
         }
     });
-    let (fit, actions) = PeerFit::start(share, part, parts, params.max_iter)?;
+    let (fit, actions) = PeerFit::start(share, part, parts, params.max_iter, Box::new(now_ms))?;
     state.shared = Some(WorkerShare {
         job,
         fit,
@@ -317,6 +328,7 @@ fn carry_out(
                     n_rows: rows.n_rows,
                     start: rows.rows.start,
                     squared_errors: rows.squared_errors,
+                    solve_ms: rows.solve_ms,
                 };
                 for port in &share.ports {
                     // A packet per port: its buffers are transferred, so each is sent once.

@@ -15,7 +15,9 @@ use super::fit::{half_step_options, initial_model, squared_errors};
 use super::model::AlsModel;
 use super::params::ValidAlsParams;
 use super::rows::RatingRows;
-use super::solve::{half_step_rows, split_by_work, Fixed, HalfStep, Solved, Workspace};
+use super::solve::{
+    half_step_rows, split_by_shares, split_by_work, work_of, Fixed, HalfStep, Solved, Workspace,
+};
 use crate::ratings::Ratings;
 
 /// Which side of the model a half-step solves.
@@ -124,6 +126,32 @@ impl FitShare {
         let ends = split_by_work(&self.step, self.biases, self.rows(side), parts);
         let start = if part == 0 { 0 } else { ends[part - 1] };
         Ok(start..ends[part])
+    }
+
+    /// The run of rows of `side` that part `part` of `shares.len()` solves when each part's
+    /// work is about in proportion to its share: parts that solve at different speeds then
+    /// take about as long. Every share given the same `shares` gives the same runs.
+    pub fn part_of_shares(
+        &self,
+        side: Side,
+        part: usize,
+        shares: &[f64],
+    ) -> Result<Range<usize>, ShareError> {
+        let parts = shares.len();
+        if part >= parts {
+            return Err(ShareError::Part { part, parts });
+        }
+        let ends = split_by_shares(&self.step, self.biases, self.rows(side), shares);
+        let start = if part == 0 { 0 } else { ends[part - 1] };
+        Ok(start..ends[part])
+    }
+
+    /// The estimated work of the rows `range` of `side`, in the units [`FitShare::part`]
+    /// balances (rows past the side's end count as none).
+    pub fn work(&self, side: Side, range: Range<usize>) -> f64 {
+        let rows = self.rows(side);
+        let range = range.start.min(rows.n_rows())..range.end.min(rows.n_rows());
+        work_of(&self.step, self.biases, rows, range)
     }
 
     /// Solves the rows `range` of `side` from this share's copy of the other side, keeps
@@ -419,6 +447,64 @@ mod tests {
         assert_eq!(
             share.part(Side::Users, 2, 2),
             Err(ShareError::Part { part: 2, parts: 2 })
+        );
+    }
+
+    #[test]
+    fn parts_of_shares_take_work_in_proportion() {
+        let ratings = planted(300, 40, 4);
+        let params = AlsParams {
+            rank: 8,
+            ..AlsParams::default()
+        }
+        .check()
+        .unwrap();
+        let share = FitShare::new(&ratings, &params);
+        let side = Side::Users;
+        let whole = share.work(side, 0..share.n_rows(side));
+        // The costliest single row: a part can miss its share by at most that much.
+        let row = (0..share.n_rows(side))
+            .map(|r| share.work(side, r..r + 1))
+            .fold(0.0, f64::max);
+        assert!(row < whole / 20.0, "rows small enough for the test");
+        for shares in [vec![3.0, 1.0], vec![1.0, 2.0, 1.0], vec![1.0, 1.0]] {
+            let sum: f64 = shares.iter().sum();
+            let mut next = 0;
+            for (k, s) in shares.iter().enumerate() {
+                let r = share.part_of_shares(side, k, &shares).unwrap();
+                assert_eq!(r.start, next, "{shares:?}");
+                next = r.end;
+                let got = share.work(side, r);
+                let want = whole * s / sum;
+                assert!(
+                    (got - want).abs() <= row,
+                    "{shares:?}, part {k}: {got} against {want}"
+                );
+            }
+            assert_eq!(next, share.n_rows(side));
+        }
+        // Equal shares are `part`'s split; shares that are not positive count as none, and
+        // none at all is an equal split.
+        for k in 0..3 {
+            let equal = share.part(side, k, 3).unwrap();
+            assert_eq!(
+                share.part_of_shares(side, k, &[2.0, 2.0, 2.0]).unwrap(),
+                equal
+            );
+            let none = [f64::NAN, 0.0, -1.0];
+            assert_eq!(share.part_of_shares(side, k, &none).unwrap(), equal);
+        }
+        let r = share
+            .part_of_shares(side, 1, &[1.0, f64::NAN, 1.0])
+            .unwrap();
+        assert!(r.is_empty(), "a part with no share solves no rows: {r:?}");
+        assert_eq!(
+            share.part_of_shares(side, 2, &[1.0, 1.0]),
+            Err(ShareError::Part { part: 2, parts: 2 })
+        );
+        assert_eq!(
+            share.work(side, share.n_rows(side)..share.n_rows(side) + 5),
+            0.0
         );
     }
 
