@@ -316,9 +316,9 @@ fn columns<'a>(step: &HalfStep, fixed: &Fixed<'a>, rows_dp: &'a [f32]) -> Column
 /// What a row costs beyond its ratings, in ratings: clearing, regularising, factorising and
 /// solving its system. Timed on MovieLens 100K's two halves of each side (one with the
 /// popular items, one with many rarely rated ones), a row cost as much as 45 to 75 ratings at
-/// ranks 10 to 40, natively (AVX2 or 128-bit lanes) and in Chromium's WebAssembly alike;
-/// with a cost of a rating alone, a two-part split of the items gave one part 1.5 times the
-/// other's time.
+/// ranks 10 to 40 natively (AVX2 or 128-bit lanes), and 51 in Chromium's WebAssembly at rank
+/// 40; counting its factorisation alone (13 ratings' worth at rank 40), a two-part split of
+/// the items gave one part 1.7 times the other's time.
 const ROW_COST_IN_RATINGS: usize = 48;
 
 /// Estimated cost of row `r`, in multiply-adds of the Gram kernel: its ratings' updates, the
