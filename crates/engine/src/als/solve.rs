@@ -55,6 +55,21 @@ pub(super) struct HalfStep {
 }
 
 impl HalfStep {
+    /// Explicit feedback solved by Cholesky, regularised by `reg_param` times the row's
+    /// ratings: Spark's defaults.
+    fn explicit(rank: usize, reg_param: f64) -> Self {
+        HalfStep {
+            rank,
+            reg_param,
+            reg_scaling: RegScaling::Count,
+            reg_constant: 0.0,
+            bias_reg: None,
+            feedback: Feedback::Explicit,
+            nonnegative: false,
+            solver: Solver::Cholesky,
+        }
+    }
+
     /// The ridge on a row's factors, given its number of ratings that scale `reg_param`.
     #[inline(always)]
     fn lambda(&self, n_reg: usize) -> f64 {
@@ -165,16 +180,7 @@ pub fn solve_side(
     dst: &mut [f32],
     fitted: &mut [bool],
 ) {
-    let step = HalfStep {
-        rank,
-        reg_param,
-        reg_scaling: RegScaling::Count,
-        reg_constant: 0.0,
-        bias_reg: None,
-        feedback: Feedback::Explicit,
-        nonnegative: false,
-        solver: Solver::Cholesky,
-    };
+    let step = HalfStep::explicit(rank, reg_param);
     let fixed = Fixed {
         factors: src,
         biases: None,
@@ -961,16 +967,7 @@ mod tests {
         }
         let rows = RatingRows::by_user(&ratings);
         assert_eq!(rows.row(0).0.len(), 100);
-        let step = HalfStep {
-            rank: 8,
-            reg_param: 0.1,
-            reg_scaling: RegScaling::Count,
-            reg_constant: 0.0,
-            bias_reg: None,
-            feedback: Feedback::Explicit,
-            nonnegative: false,
-            solver: Solver::Cholesky,
-        };
+        let step = HalfStep::explicit(8, 0.1);
         assert_eq!(split_by_work(&step, false, &rows, 2), vec![50, 101]);
         assert_eq!(split_by_work(&step, false, &rows, 1), vec![101]);
         // The first of three parts ends where its share of the work is reached.
@@ -1027,14 +1024,9 @@ mod tests {
 
     fn params(rank: usize, reg_param: f64, feedback: Feedback, solver: Solver) -> HalfStep {
         HalfStep {
-            rank,
-            reg_param,
-            reg_scaling: RegScaling::Count,
-            reg_constant: 0.0,
-            bias_reg: None,
             feedback,
-            nonnegative: false,
             solver,
+            ..HalfStep::explicit(rank, reg_param)
         }
     }
 
