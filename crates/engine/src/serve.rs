@@ -9,7 +9,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::als::AlsModel;
+use crate::als::{dot, AlsModel};
 use crate::ratings::Ratings;
 use crate::top_n::{Candidate, TopN};
 
@@ -583,10 +583,6 @@ pub fn explain(
         contributions,
         user_factors: u.iter().map(|&v| v as f32).collect(),
     })
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub use fit::{
     fit, fit_on_threads, fit_with_progress, fit_with_progress_on_threads, rmse, Cancelled,
     IterationReport,
 };
+pub(crate) use model::dot;
 pub use model::{AlsModel, Biases, ModelPartsError};
 pub use params::{
     AlsParams, Confidence, ParamError, RegScaling, Solver, ValidAlsParams, DEFAULT_CG_STEPS,

@@ -464,7 +464,7 @@ mod from_parts_tests {
 
 /// `a·b`, summed in order from 0 like the scoring loops of [`AlsModel::recommend`] and
 /// `serve`, so that every path gives a score the same bits.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
 }
 
