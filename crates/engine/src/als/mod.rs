@@ -12,6 +12,7 @@
 
 mod dense;
 mod fit;
+mod lanes;
 mod model;
 mod params;
 mod rows;

@@ -268,15 +268,7 @@ impl FitShare {
     /// ratings the model predicts: this share's part of the training RMSE after an
     /// iteration, once its users are solved (see [`super::rmse`]).
     pub fn squared_errors(&self, users: Range<usize>) -> (f64, usize) {
-        let by_user = &self.by_user;
-        let ratings = users.flat_map(|u| {
-            let (items, values) = by_user.row(u);
-            items
-                .iter()
-                .zip(values)
-                .map(move |(&i, &v)| (u as u32, i, v))
-        });
-        squared_errors(&self.model, self.implicit, ratings)
+        squared_errors(&self.model, self.implicit, &self.by_user, users)
     }
 
     /// The model as this share holds it.
