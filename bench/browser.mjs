@@ -22,7 +22,9 @@
 //            same split of the same file, so the same fit). Also with one worker against one
 //            native thread, and against one native thread of 128-bit lanes (AFFINITY_LANES=128,
 //            SSE2 as wasm's simd128 is 128 bits wide, where the CLI otherwise uses AVX2's 256):
-//            which part of the gap is the lanes' width, which the wasm engine's own.
+//            which part of the gap is the lanes' width, which the wasm engine's own. The native
+//            fits alternate with the page's, one (or one of each kind) before each, so that a
+//            slow minute of the machine falls on both sides.
 //   cv       3 folds × rank {10, 40} × regParam {0.05, 0.1, 0.2} on the 80% share, then the final
 //            fit and its scores: click-to-scores wall time with ?workers=1 and ?workers=2 against
 //            `affinity cv --split 0.8` (native threads: 1 via taskset, and all cores).
@@ -304,15 +306,19 @@ async function recommend(rec, user) {
 // Jobs
 
 /** The u.data fit, best of REPEAT; with `workers` (1), on that many workers only; else on the
- * whole pool, followed by the export of every user's top 10. */
-async function fitJob(browser, server, { workers } = {}) {
+ * whole pool, followed by the export of every user's top 10. `beforeEach` (the native side's
+ * fits) runs before each of the page's, while the page waits. */
+async function fitJob(browser, server, { workers, beforeEach = async () => {} } = {}) {
   const rec = await openApp(browser, server, { workers });
   try {
     const n = await ratingsIn(UDATA);
     const loadMs = (await loadFile(rec, UDATA, n)).ms;
     await setForm(rec.page, { rank: 40, maxIter: 10 });
     const fits = [];
-    for (let k = 0; k < REPEAT; k++) fits.push(await train(rec));
+    for (let k = 0; k < REPEAT; k++) {
+      await beforeEach();
+      fits.push(await train(rec));
+    }
     log(`page fit u.data rank 40${workers ? `, ${workers} worker(s)` : ''}: ${fits.map((f) => `${f.fitMs} ms (wall ${f.wallMs.toFixed(0)} ms)`).join(', ')}; RMSE ${fits[0].rmse}`);
     if (workers) return { fitMs: Math.min(...fits.map((f) => f.fitMs)), problems: rec.problemReport() };
     // The top 10 of every user, from a rank-10 model (what `affinity bench` times).
@@ -421,23 +427,13 @@ async function main() {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const rows = [];
 
-  // Native first (one after the other, nothing else of ours running).
-  log('native: fit');
+  // The u.data fits alternate with the page's (see fitJob): the machine's speed drifts from
+  // minute to minute, and fits of a tenth of a second feel it. The rest of the native side
+  // runs first (one job after the other, nothing else of ours running).
+  const fitArgs = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json'];
   const nativeFits = [];
-  for (let k = 0; k < REPEAT; k++) {
-    nativeFits.push(await runNative(['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json']));
-  }
-  const nativeFit = Math.min(...nativeFits.map((r) => r.json.fit_seconds)) * 1000;
-  log('native: fit, 1 thread, with AVX2 and with 128-bit lanes (AFFINITY_LANES=128), alternating');
   const nativeFits1 = [];
   const nativeFits128 = [];
-  const fitArgs = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', String(SEED), '--json'];
-  for (let k = 0; k < REPEAT; k++) {
-    nativeFits1.push(await runNative(fitArgs, { cpus: '0' }));
-    nativeFits128.push(await runNative(fitArgs, { cpus: '0', env: { AFFINITY_LANES: '128' } }));
-  }
-  const nativeFit1 = Math.min(...nativeFits1.map((r) => r.json.fit_seconds)) * 1000;
-  const nativeFit128 = Math.min(...nativeFits128.map((r) => r.json.fit_seconds)) * 1000;
   const cvArgs = ['cv', '--ratings', UDATA, '--folds', '3', '--rank', CV_RANKS.join(','), '--reg-param', CV_REGS.join(','), '--max-iter', '10', '--split', '0.8', '--seed', String(SEED), '--json'];
   const fastest = (runs) => runs.reduce((a, b) => (b.json.seconds < a.json.seconds ? b : a));
   const nativeCv1Runs = [];
@@ -458,10 +454,21 @@ async function main() {
   const browser = await launchBrowser();
   const browserCdp = await browser.newBrowserCDPSession();
   try {
-    log('page: fit and export');
-    const fit = await fitJob(browser, server);
-    log('page: fit, 1 worker');
-    const fit1 = await fitJob(browser, server, { workers: 1 });
+    log('page: fit and export, each fit after a native fit on all cores');
+    const fit = await fitJob(browser, server, {
+      beforeEach: async () => nativeFits.push(await runNative(fitArgs)),
+    });
+    log('page: fit, 1 worker, each fit after native fits on 1 thread with AVX2 and with 128-bit lanes (AFFINITY_LANES=128)');
+    const fit1 = await fitJob(browser, server, {
+      workers: 1,
+      beforeEach: async () => {
+        nativeFits1.push(await runNative(fitArgs, { cpus: '0' }));
+        nativeFits128.push(await runNative(fitArgs, { cpus: '0', env: { AFFINITY_LANES: '128' } }));
+      },
+    });
+    const bestFit = (runs) => Math.min(...runs.map((r) => r.json.fit_seconds)) * 1000;
+    const [nativeFit, nativeFit1, nativeFit128] = [nativeFits, nativeFits1, nativeFits128].map(bestFit);
+    log(`native fit u.data rank 40: all cores ${nativeFits.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms; 1 thread ${nativeFits1.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms; 128-bit lanes ${nativeFits128.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms`);
     const cv1Runs = [];
     const cv2Runs = [];
     for (let k = 0; k < CV_REPEAT; k++) {
