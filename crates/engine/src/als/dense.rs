@@ -589,6 +589,8 @@ fn solve_passive(a: &[f64], d: usize, b: &[f64], ws: &mut NnlsScratch) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn four_dot_products_side_by_side_are_each_dot_f32_bit_for_bit() {
@@ -614,8 +616,6 @@ mod tests {
             }
         }
     }
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
 
     /// `add_gram_gathered` with `MR`-row tiles on `n` ratings of random rows (repeats
     /// included), weighted or not: the upper triangle of the Gram matrix and the right-hand
