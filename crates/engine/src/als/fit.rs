@@ -101,6 +101,13 @@ fn fit_inner(
     let mut model = initial_model(ratings, params, &by_user, &by_item);
     let step = half_step_options(params);
     let mut ws = vec![Workspace::new(rank + usize::from(params.biases)); threads.max(1)];
+    // With explicit feedback the users' half-step sums each user's squared errors as it
+    // solves them (see `solve::row_squared_errors`), for the loss after each iteration.
+    let mut user_errors = if on_iteration.is_some() && !params.implicit_prefs {
+        vec![0.0; by_user.n_rows()]
+    } else {
+        Vec::new()
+    };
     for iteration in 1..=params.max_iter {
         let m = &mut model;
         half_step(
@@ -114,6 +121,7 @@ fn fit_inner(
                 factors: &mut m.item_factors,
                 biases: params.biases.then_some(&mut m.item_biases[..]),
                 fitted: &mut m.item_fitted,
+                errors: None,
             },
             &mut ws,
         );
@@ -128,6 +136,7 @@ fn fit_inner(
                 factors: &mut m.user_factors,
                 biases: params.biases.then_some(&mut m.user_biases[..]),
                 fitted: &mut m.user_fitted,
+                errors: (!user_errors.is_empty()).then_some(&mut user_errors[..]),
             },
             &mut ws,
         );
@@ -135,7 +144,13 @@ fn fit_inner(
             let report = IterationReport {
                 iteration,
                 max_iter: params.max_iter,
-                train_rmse: train_rmse(&model, &by_user, params.implicit_prefs),
+                train_rmse: if user_errors.is_empty() {
+                    train_rmse(&model, &by_user, params.implicit_prefs)
+                } else {
+                    let all = 0..by_user.n_rows();
+                    let (sum, n) = solved_errors(&by_user, &model.user_fitted, &user_errors, all);
+                    rmse(sum, n)
+                },
             };
             if on_iteration(&report).is_break() {
                 return Err(Cancelled);
@@ -254,9 +269,9 @@ fn train_rmse(model: &AlsModel, by_user: &RatingRows, implicit: bool) -> f64 {
 /// last bits, but it is the same on every target and in every worker. A user's ratings are
 /// predicted four at a time ([`super::dense::dot4_f32`], the same sums), the user's factors
 /// loaded once for the four.
-// This pass runs after every iteration, for the loss curve: in two-worker fits of MovieLens
-// 100K in Chromium (rank 40) it took 0.7 to 1.6 ms of each worker's users' half-step of 4 to
-// 8 ms. Over the 80K ratings of its 80% share, best of 30: 0.52 ms one prediction at a time,
+// With implicit feedback this pass runs after every iteration, for the loss curve (explicit
+// fits sum their errors as they solve, see `solve::row_squared_errors`). Over the 80K ratings
+// of MovieLens 100K's 80% share, rank 40, best of 30: 0.52 ms one prediction at a time,
 // 0.38 ms four at a time in explicit 128-bit lanes (wasm in Node 20); natively 0.20 and
 // 0.17 ms. The explicit lanes matter: LLVM had compiled `dot_f32`'s eight lanes into
 // pairs of lanes and scalar code.
@@ -309,6 +324,19 @@ pub(super) fn squared_errors(
         }
     }
     (sum, n)
+}
+
+/// The sum of the squared training errors of the users `users` as their half-step gave them
+/// (`errors`, one per row of `by_user`), and how many ratings the fitted ones among them have.
+pub(super) fn solved_errors(
+    by_user: &RatingRows,
+    fitted: &[bool],
+    errors: &[f64],
+    users: Range<usize>,
+) -> (f64, usize) {
+    users.filter(|&u| fitted[u]).fold((0.0, 0), |(sum, n), u| {
+        (sum + errors[u], n + by_user.row(u).0.len())
+    })
 }
 
 /// The root mean of `n` squared errors summing to `sum`; NaN for none.

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{half_step_options, initial_model, squared_errors};
+use super::fit::{half_step_options, initial_model, solved_errors, squared_errors};
 use super::model::AlsModel;
 use super::params::ValidAlsParams;
 use super::rows::RatingRows;
@@ -85,6 +85,9 @@ pub struct FitShare {
     implicit: bool,
     model: AlsModel,
     ws: Workspace,
+    /// With explicit feedback, each user's squared training errors from the last users'
+    /// half-step this share solved (its own users only).
+    user_errors: Vec<f64>,
 }
 
 impl FitShare {
@@ -94,7 +97,13 @@ impl FitShare {
         let by_user = RatingRows::by_user(ratings);
         let by_item = RatingRows::by_item(ratings);
         let model = initial_model(ratings, params, &by_user, &by_item);
+        let user_errors = if params.implicit_prefs {
+            Vec::new()
+        } else {
+            vec![0.0; by_user.n_rows()]
+        };
         Self {
+            user_errors,
             by_user,
             by_item,
             step: half_step_options(params),
@@ -196,6 +205,8 @@ impl FitShare {
         let factors = &mut solved_factors[range.start * rank..range.end * rank];
         let fitted = &mut solved_fitted[range.clone()];
         let biases = self.biases.then(|| &mut solved_biases[range.clone()]);
+        let errors =
+            (side == Side::Users && !self.implicit).then(|| &mut self.user_errors[range.clone()]);
         half_step_rows(
             &self.step,
             rows,
@@ -205,6 +216,7 @@ impl FitShare {
                 factors,
                 biases,
                 fitted,
+                errors,
             },
             &mut self.ws,
         );
@@ -268,7 +280,17 @@ impl FitShare {
     /// ratings the model predicts: this share's part of the training RMSE after an
     /// iteration, once its users are solved (see [`super::rmse`]).
     pub fn squared_errors(&self, users: Range<usize>) -> (f64, usize) {
-        squared_errors(&self.model, self.implicit, &self.by_user, users)
+        if self.implicit {
+            squared_errors(&self.model, self.implicit, &self.by_user, users)
+        } else {
+            // Summed by the half-step as it solved them.
+            solved_errors(
+                &self.by_user,
+                &self.model.user_fitted,
+                &self.user_errors,
+                users,
+            )
+        }
     }
 
     /// The model as this share holds it.
