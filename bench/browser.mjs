@@ -24,7 +24,8 @@
 //            SSE2 as wasm's simd128 is 128 bits wide, where the CLI otherwise uses AVX2's 256):
 //            which part of the gap is the lanes' width, which the wasm engine's own. The native
 //            fits alternate with the page's, one (or one of each kind) before each, so that a
-//            slow minute of the machine falls on both sides.
+//            slow minute of the machine falls on both sides; the note also gives the median of
+//            the ratios of each page fit to the native fit just before it.
 //   cv       3 folds × rank {10, 40} × regParam {0.05, 0.1, 0.2} on the 80% share, then the final
 //            fit and its scores: click-to-scores wall time with ?workers=1 and ?workers=2 against
 //            `affinity cv --split 0.8` (native threads: 1 via taskset, and all cores).
@@ -320,7 +321,7 @@ async function fitJob(browser, server, { workers, beforeEach = async () => {} } 
       fits.push(await train(rec));
     }
     log(`page fit u.data rank 40${workers ? `, ${workers} worker(s)` : ''}: ${fits.map((f) => `${f.fitMs} ms (wall ${f.wallMs.toFixed(0)} ms)`).join(', ')}; RMSE ${fits[0].rmse}`);
-    if (workers) return { fitMs: Math.min(...fits.map((f) => f.fitMs)), problems: rec.problemReport() };
+    if (workers) return { fitMs: Math.min(...fits.map((f) => f.fitMs)), allFitMs: fits.map((f) => f.fitMs), problems: rec.problemReport() };
     // The top 10 of every user, from a rank-10 model (what `affinity bench` times).
     await setForm(rec.page, { rank: 10, maxIter: 10 });
     await train(rec);
@@ -334,7 +335,7 @@ async function fitJob(browser, server, { workers, beforeEach = async () => {} } 
       return { done: /Saved|Nothing saved/.test(t), value: t, seen: t };
     }, 60_000);
     log(`page export all users: ${exportMs.toFixed(0)} ms: ${status}`);
-    return { loadMs, fitMs: Math.min(...fits.map((f) => f.fitMs)), fitWallMs: Math.min(...fits.map((f) => f.wallMs)), rmse: fits[0].rmse, exportMs, exportStatus: status, problems: rec.problemReport() };
+    return { loadMs, fitMs: Math.min(...fits.map((f) => f.fitMs)), allFitMs: fits.map((f) => f.fitMs), fitWallMs: Math.min(...fits.map((f) => f.wallMs)), rmse: fits[0].rmse, exportMs, exportStatus: status, problems: rec.problemReport() };
   } finally {
     await rec.context.close();
   }
@@ -468,6 +469,14 @@ async function main() {
     });
     const bestFit = (runs) => Math.min(...runs.map((r) => r.json.fit_seconds)) * 1000;
     const [nativeFit, nativeFit1, nativeFit128] = [nativeFits, nativeFits1, nativeFits128].map(bestFit);
+    // Each page fit over the native fit run just before it: a drift of the machine's speed
+    // over the run moves both sides of a pair alike, so their median says more than one
+    // noisy best-of ratio (the target is still judged on the best-of ratio).
+    const pairedMedian = (pageMs, natives) => {
+      const r = pageMs.map((ms, k) => ms / (natives[k].json.fit_seconds * 1000)).sort((a, b) => a - b);
+      const mid = r.length >> 1;
+      return (r.length % 2 ? r[mid] : (r[mid - 1] + r[mid]) / 2).toFixed(2);
+    };
     log(`native fit u.data rank 40: all cores ${nativeFits.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms; 1 thread ${nativeFits1.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms; 128-bit lanes ${nativeFits128.map((r) => (r.json.fit_seconds * 1000).toFixed(0)).join(', ')} ms`);
     const cv1Runs = [];
     const cv2Runs = [];
@@ -481,8 +490,8 @@ async function main() {
     const cv1 = quickest(cv1Runs);
     const cv2 = quickest(cv2Runs);
 
-    rows.push([`fit u.data (80%), rank 40, maxIter 10 (best of ${REPEAT})`, sec(fit.fitMs), sec(nativeFit), ratio(fit.fitMs, nativeFit), `≤ 1.5: ${fit.fitMs <= 1.5 * nativeFit ? 'PASS' : 'FAIL'}`]);
-    rows.push([`the same fit, 1 worker / 1 thread (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit1), ratio(fit1.fitMs, nativeFit1), 'per core']);
+    rows.push([`fit u.data (80%), rank 40, maxIter 10 (best of ${REPEAT})`, sec(fit.fitMs), sec(nativeFit), ratio(fit.fitMs, nativeFit), `≤ 1.5: ${fit.fitMs <= 1.5 * nativeFit ? 'PASS' : 'FAIL'}; median of the ${REPEAT} paired ratios ${pairedMedian(fit.allFitMs, nativeFits)}`]);
+    rows.push([`the same fit, 1 worker / 1 thread (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit1), ratio(fit1.fitMs, nativeFit1), `per core; median of the paired ratios ${pairedMedian(fit1.allFitMs, nativeFits1)}`]);
     rows.push([`the same fit, 1 worker / 1 thread of 128-bit lanes, as wasm's (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit128), ratio(fit1.fitMs, nativeFit128), `native 128-bit lanes / AVX2: ${ratio(nativeFit128, nativeFit1)}`]);
     rows.push([`3-fold CV, 6 points + final fit, 1 worker / 1 thread (best of ${CV_REPEAT})`, sec(cv1.wallMs), sec(nativeCv1.json.seconds * 1000), ratio(cv1.wallMs, nativeCv1.json.seconds * 1000), `longest page task ${cv1.longestTaskMs} ms`]);
     const cores = os.availableParallelism?.() ?? os.cpus().length;
