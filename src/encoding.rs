@@ -2,10 +2,12 @@
 //!
 //! At ten million ratings the file's ids, their check for duplicates, its factors and its
 //! checksum took the page's thread about 0.4 s in three tasks of up to 180 ms after every
-//! fit. The page now only copies the factors and the ids out (a few tens of ms) and gets the
-//! file back as a `Blob`, which the database stores by reference.
+//! fit. The page now only copies the ids out and gets the file back as a `Blob`, which the
+//! database stores by reference. The factors go to the worker in the arrays they came from
+//! their training worker in ([`keep_arrays`]); copying them out of the page's memory again
+//! was one task of about 110 ms at ten million ratings.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use affinity_engine::als::AlsModel;
@@ -17,16 +19,52 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::FromWorker;
-use crate::wire::{self, Attached, Packet};
+use crate::wire::{self, Attached, ModelArrays, Packet};
+
+thread_local! {
+    /// The arrays the latest trained model came in, and their key: one model's at a time,
+    /// as only the latest is saved.
+    static KEPT: RefCell<Option<(u64, ModelArrays)>> = const { RefCell::new(None) };
+    static NEXT_KEY: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Keeps the arrays a trained model came in from its worker, in place of any kept before,
+/// for [`encode_model`] to send on; returns their key.
+pub fn keep_arrays(arrays: ModelArrays) -> u64 {
+    let key = NEXT_KEY.get();
+    NEXT_KEY.set(key + 1);
+    KEPT.set(Some((key, arrays)));
+    key
+}
+
+/// Lets the kept arrays go (where nothing is saved).
+pub fn forget_arrays() {
+    KEPT.set(None);
+}
+
+/// The arrays kept under `key`, if they still are; they are no longer kept.
+fn take_arrays(key: u64) -> Option<ModelArrays> {
+    KEPT.with_borrow_mut(|kept| match kept.take() {
+        Some((k, arrays)) if k == key => Some(arrays),
+        other => {
+            *kept = other;
+            None
+        }
+    })
+}
 
 /// The model file of `model`, whose user (item) index `k` has the id `users[k]`
-/// (`items[k]`), encoded in a new worker; or why it could not be.
+/// (`items[k]`), encoded in a new worker; or why it could not be. `arrays` is the key of the
+/// arrays the model came in ([`keep_arrays`]): while they are kept they go to the worker as
+/// they are, and the page does not copy the model out of its memory.
 pub async fn encode_model(
     model: &AlsModel,
     users: &[String],
     items: &[String],
+    arrays: Option<u64>,
 ) -> Result<Blob, String> {
-    let request = wire::encode_packet(model, users, items)?;
+    let arrays = arrays.and_then(take_arrays);
+    let request = wire::encode_packet(model, users, items, arrays)?;
     let worker =
         Worker::new(crate::pool::LOADER).map_err(|e| format!("could not start a worker: {e:?}"))?;
     let outcome: Rc<RefCell<Option<Result<Blob, String>>>> = Rc::default();

@@ -19,7 +19,7 @@ use web_sys::{ErrorEvent, MessageChannel, MessageEvent, MessagePort, Worker};
 
 use crate::next_task::next_task;
 use crate::protocol::{FitJob, FromWorker, ToWorker, TrainReport, Want};
-use crate::wire::{self, Attached, Packet};
+use crate::wire::{self, Attached, ModelArrays, Packet};
 
 /// Trunk writes the worker's wasm-bindgen glue as `worker.js`; this loader (copied beside it)
 /// imports the glue and instantiates `worker_bg.wasm`.
@@ -92,6 +92,8 @@ pub enum PoolEvent {
         report: TrainReport,
         /// The model (boxed: it dwarfs the other events).
         model: Box<AlsModel>,
+        /// The arrays it came in, to send on for storage.
+        arrays: ModelArrays,
     },
     /// A job failed, or its worker crashed (and was replaced).
     Failed {
@@ -418,14 +420,26 @@ impl Pool {
             }
             FromWorker::Progress { job_id, report } => Some(PoolEvent::Progress { job_id, report }),
             FromWorker::Scored { job_id, score, .. } => Some(PoolEvent::Scored { job_id, score }),
-            FromWorker::Trained { job_id, report } => match attached {
-                Attached::Model(model) => Some(PoolEvent::Trained {
-                    job_id,
-                    report,
-                    model,
-                }),
-                _ => None,
-            },
+            FromWorker::Trained { job_id, report } => {
+                // The worker is free now; the model reaches the owner once it is rebuilt.
+                self.release(k, job_id);
+                if let Attached::Model(arrays) = attached {
+                    let pool = self.clone();
+                    spawn_local(async move {
+                        let event = match arrays.take_model(report.rank, report.global_mean).await {
+                            Ok(model) => PoolEvent::Trained {
+                                job_id,
+                                report,
+                                model: Box::new(model),
+                                arrays,
+                            },
+                            Err(message) => PoolEvent::Failed { job_id, message },
+                        };
+                        pool.emit(event);
+                    });
+                }
+                None
+            }
             FromWorker::ShareDone { job_id } => {
                 self.release(k, job_id);
                 None

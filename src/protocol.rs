@@ -248,4 +248,7 @@ pub struct TrainOutcome {
     pub fit_ms: f64,
     /// Training RMSE after each iteration of the final fit.
     pub loss: Vec<f64>,
+    /// Where the arrays the model came in from its worker are kept until it is saved (see
+    /// [`crate::encoding::keep_arrays`]); none for a model that did not come from a worker.
+    pub arrays: Option<u64>,
 }

@@ -349,7 +349,12 @@ impl Trainer {
                     }
                 }
             }
-            PoolEvent::Trained { report, model, .. } => {
+            PoolEvent::Trained {
+                report,
+                model,
+                arrays,
+                ..
+            } => {
                 let params = self
                     .run
                     .with_value(|r| r.as_ref().and_then(|r| r.final_params.clone()));
@@ -364,6 +369,7 @@ impl Trainer {
                     n_test: report.n_test,
                     fit_ms: report.fit_ms,
                     loss: report.loss,
+                    arrays: Some(crate::encoding::keep_arrays(arrays)),
                 })));
                 state.status.set(TrainStatus::Done);
             }

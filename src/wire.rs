@@ -168,8 +168,8 @@ pub enum Attached {
     Ratings(Ratings),
     /// Rows of one side of a shared fit.
     Rows(SideRows),
-    /// A trained model.
-    Model(Box<AlsModel>),
+    /// A trained model, still in the arrays it came in ([`ModelArrays::take_model`]).
+    Model(ModelArrays),
     /// A model to encode for storage, with its user ids and its item ids.
     ToEncode(Box<(AlsModel, Vec<String>, Vec<String>)>),
     /// A file to read, or stored ratings to decode.
@@ -243,17 +243,22 @@ pub fn decode_to_worker(message: &JsValue) -> Result<(ToWorker, Attached), Strin
 }
 
 /// The message asking a worker to encode `model`, whose user (item) index `k` has the id
-/// `users[k]` (`items[k]`), for storage.
+/// `users[k]` (`items[k]`), for storage. With the arrays the model came in from its worker,
+/// these go on as they are; without them the model is copied out of the page's memory.
 pub fn encode_packet(
     model: &AlsModel,
     users: &[String],
     items: &[String],
+    arrays: Option<ModelArrays>,
 ) -> Result<Packet, String> {
     let (obj, transfer) = packet(&ToWorker::Encode {
         rank: model.rank(),
         global_mean: model.has_biases().then(|| model.global_mean()),
     })?;
-    put_model(&obj, &transfer, model)?;
+    match arrays.filter(|a| a.fit(model)) {
+        Some(arrays) => arrays.move_to(&obj, &transfer)?,
+        None => put_model(&obj, &transfer, model)?,
+    }
     for (key, ids) in [("user_ids", users), ("item_ids", items)] {
         let (bytes, ends) = join_ids(ids)?;
         put_u8(&obj, &transfer, &format!("{key}_bytes"), &bytes)?;
@@ -559,6 +564,94 @@ fn put_model(obj: &Object, transfer: &Array, model: &AlsModel) -> Result<(), Str
     Ok(())
 }
 
+/// The keys [`put_model`] puts a model's arrays under: factors and fitted flags of each side,
+/// then the biases of a model that has them.
+const MODEL_KEYS: [&str; 6] = [
+    "user_factors",
+    "user_fitted",
+    "item_factors",
+    "item_fitted",
+    "user_biases",
+    "item_biases",
+];
+
+/// The typed arrays a trained model came in from its worker (the message that brought it).
+///
+/// The page copies them into its own memory to serve the model, and keeps them to send the
+/// model on to be encoded for storage: copying a model of ten million ratings back out of
+/// the page's memory took one task of about 110 ms in headless Chromium, over the 100 ms a
+/// task may take while training.
+#[derive(Debug)]
+pub struct ModelArrays(Object);
+
+impl ModelArrays {
+    /// Whether these arrays are the size of `model`'s (a check against mixing up models).
+    fn fit(&self, model: &AlsModel) -> bool {
+        let len = |key: &str| {
+            get(&self.0, key)
+                .ok()
+                .and_then(|a| a.dyn_into::<Float32Array>().ok())
+                .map(|a| a.length() as usize)
+        };
+        len("user_factors") == Some(model.n_users() * model.rank())
+            && len("item_factors") == Some(model.n_items() * model.rank())
+            && len("user_biases").is_some() == model.has_biases()
+    }
+
+    /// Puts the arrays beside `obj` and their buffers in `transfer`: they go, not copies.
+    fn move_to(self, obj: &Object, transfer: &Array) -> Result<(), String> {
+        for key in MODEL_KEYS {
+            let array = get(&self.0, key)?;
+            if array.is_undefined() {
+                continue;
+            }
+            let buffer = get(&array, "buffer")?;
+            transfer.push(&buffer);
+            set(obj, key, &array)?;
+        }
+        Ok(())
+    }
+}
+
+impl ModelArrays {
+    /// Rebuilds the model in the page's memory, a side per task of the page's event loop: at
+    /// ten million ratings copying the whole model in took one task of 70 to 80 ms in
+    /// headless Chromium (the item factors alone are 13 MB).
+    pub async fn take_model(
+        &self,
+        rank: usize,
+        global_mean: Option<f32>,
+    ) -> Result<AlsModel, String> {
+        let message: &JsValue = &self.0;
+        let flags = |key: &str| -> Result<Vec<bool>, String> {
+            Ok(take_u8(message, key)?.iter().map(|&f| f != 0).collect())
+        };
+        let user_factors = take_f32(message, "user_factors")?;
+        let user_fitted = flags("user_fitted")?;
+        next_task().await;
+        let item_factors = take_f32(message, "item_factors")?;
+        let item_fitted = flags("item_fitted")?;
+        next_task().await;
+        let biases = match global_mean {
+            Some(global_mean) => Some(Biases {
+                global_mean,
+                user: take_f32(message, "user_biases")?,
+                item: take_f32(message, "item_biases")?,
+            }),
+            None => None,
+        };
+        AlsModel::from_parts(
+            rank,
+            user_factors,
+            item_factors,
+            user_fitted,
+            item_fitted,
+            biases,
+        )
+        .map_err(|e| format!("a broken model was sent: {e}"))
+    }
+}
+
 /// Rebuilds the model [`put_model`] put beside `message`.
 fn take_model(
     message: &JsValue,
@@ -587,15 +680,14 @@ fn take_model(
     .map_err(|e| format!("a broken model was sent: {e}"))
 }
 
-/// Reads a message from a worker; a trained model comes back rebuilt.
+/// Reads a message from a worker; a trained model comes in its arrays, to be rebuilt with
+/// [`ModelArrays::take_model`].
 pub fn decode_from_worker(message: &JsValue) -> Result<(FromWorker, Attached), String> {
     let head: FromWorker = head(message)?;
     let attached = match &head {
-        FromWorker::Trained { report, .. } => Attached::Model(Box::new(take_model(
-            message,
-            report.rank,
-            report.global_mean,
-        )?)),
+        FromWorker::Trained { .. } => {
+            Attached::Model(ModelArrays(message.clone().unchecked_into()))
+        }
         FromWorker::Encoded => Attached::Blob(
             get(message, "file")?
                 .dyn_into::<web_sys::Blob>()

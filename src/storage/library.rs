@@ -351,6 +351,7 @@ impl Library {
                     n_test: s.n_test as usize,
                     fit_ms: s.fit_ms,
                     loss: s.loss.clone(),
+                    arrays: None,
                 })));
                 self.state.cv.set(m.cv.clone().map(Arc::new));
                 self.state.status.set(TrainStatus::Done);
@@ -493,6 +494,10 @@ impl Library {
 
     fn on_status(&self, status: TrainStatus) {
         if self.db().is_none() {
+            if matches!(status, TrainStatus::Done) {
+                // Nothing is saved: the arrays kept to save the model with are not needed.
+                crate::encoding::forget_arrays();
+            }
             return;
         }
         let now = js_sys::Date::now();
@@ -595,8 +600,9 @@ impl Library {
         cv: Option<Arc<affinity_engine::cv::CvResult>>,
         dataset: Option<Arc<Dataset>>,
     ) {
-        // Copying the model out for its worker takes a few tens of ms at ten million ratings:
-        // not in the task that showed it.
+        // Copying the ids out for the encoding worker (and the factors, for a model whose
+        // arrays are no longer kept: tens of ms at ten million ratings) is not for the task
+        // that showed the model.
         next_task().await;
         let mut change = Change::new("save the model");
         let dataset_id = self
@@ -617,7 +623,7 @@ impl Library {
             let file = match &dataset {
                 Some(d) => {
                     let (users, items) = (d.ratings.users().ids(), d.ratings.items().ids());
-                    match encode_model(&t.model, users, items).await {
+                    match encode_model(&t.model, users, items, t.arrays).await {
                         Ok(file) => Some(file),
                         Err(e) => {
                             self.message.set(Some(format!(
