@@ -622,41 +622,28 @@ impl ModelArrays {
         rank: usize,
         global_mean: Option<f32>,
     ) -> Result<AlsModel, String> {
-        let message: &JsValue = &self.0;
-        let flags = |key: &str| -> Result<Vec<bool>, String> {
-            Ok(take_u8(message, key)?.iter().map(|&f| f != 0).collect())
-        };
-        let user_factors = take_f32(message, "user_factors")?;
-        let user_fitted = flags("user_fitted")?;
+        let users = take_side(&self.0, "user")?;
         next_task().await;
-        let item_factors = take_f32(message, "item_factors")?;
-        let item_fitted = flags("item_fitted")?;
+        let items = take_side(&self.0, "item")?;
         next_task().await;
-        let biases = match global_mean {
-            Some(global_mean) => Some(Biases {
-                global_mean,
-                user: take_f32(message, "user_biases")?,
-                item: take_f32(message, "item_biases")?,
-            }),
-            None => None,
-        };
-        AlsModel::from_parts(
-            rank,
-            user_factors,
-            item_factors,
-            user_fitted,
-            item_fitted,
-            biases,
-        )
-        .map_err(|e| format!("a broken model was sent: {e}"))
+        model_of(&self.0, rank, global_mean, users, items)
     }
 }
 
-/// Rebuilds the model [`put_model`] put beside `message`.
-fn take_model(
+/// One side's factors and fitted flags, as [`put_model`] put them beside `message`.
+fn take_side(message: &JsValue, side: &str) -> Result<(Vec<f32>, Vec<bool>), String> {
+    let factors = take_f32(message, &format!("{side}_factors"))?;
+    let fitted = take_u8(message, &format!("{side}_fitted"))?;
+    Ok((factors, fitted.iter().map(|&f| f != 0).collect()))
+}
+
+/// The model of these sides, with the biases beside `message` when it has a global mean.
+fn model_of(
     message: &JsValue,
     rank: usize,
     global_mean: Option<f32>,
+    (user_factors, user_fitted): (Vec<f32>, Vec<bool>),
+    (item_factors, item_fitted): (Vec<f32>, Vec<bool>),
 ) -> Result<AlsModel, String> {
     let biases = match global_mean {
         Some(global_mean) => Some(Biases {
@@ -666,18 +653,26 @@ fn take_model(
         }),
         None => None,
     };
-    let flags = |key: &str| -> Result<Vec<bool>, String> {
-        Ok(take_u8(message, key)?.iter().map(|&f| f != 0).collect())
-    };
     AlsModel::from_parts(
         rank,
-        take_f32(message, "user_factors")?,
-        take_f32(message, "item_factors")?,
-        flags("user_fitted")?,
-        flags("item_fitted")?,
+        user_factors,
+        item_factors,
+        user_fitted,
+        item_fitted,
         biases,
     )
     .map_err(|e| format!("a broken model was sent: {e}"))
+}
+
+/// Rebuilds the model [`put_model`] put beside `message`.
+fn take_model(
+    message: &JsValue,
+    rank: usize,
+    global_mean: Option<f32>,
+) -> Result<AlsModel, String> {
+    let users = take_side(message, "user")?;
+    let items = take_side(message, "item")?;
+    model_of(message, rank, global_mean, users, items)
 }
 
 /// Reads a message from a worker; a trained model comes in its arrays, to be rebuilt with
