@@ -60,8 +60,8 @@ struct WorkerShare {
     fit: PeerFit,
     /// To every other worker of the fit.
     ports: Vec<MessagePort>,
-    /// When this worker had its training part and began the fit (`Date.now()`, ms): the
-    /// fit's time leaves out reading the dataset and splitting it, as a one-worker fit's does.
+    /// When this worker had its training part and began the fit ([`now_ms`]): the fit's time
+    /// leaves out reading the dataset and splitting it, as a one-worker fit's does.
     started_ms: f64,
 }
 
@@ -128,8 +128,9 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-/// The worker's clock, in milliseconds: `performance.now()` (finer than `Date.now()`'s
-/// whole milliseconds, which a half-step of a small fit lasts a few of).
+/// The worker's clock, in milliseconds: `performance.now()`, finer than `Date.now()`'s
+/// whole milliseconds (a half-step of a small fit lasts a few) and, unlike it, never set back
+/// or forward with the system's clock, so the fit times shown are durations.
 fn now_ms() -> f64 {
     match scope().performance() {
         Some(p) => p.now(),
@@ -277,7 +278,7 @@ fn start_share(
     }
     let params = job.params.check().map_err(|e| e.to_string())?;
     let (train, _) = parts_of(state, &job)?;
-    let started_ms = js_sys::Date::now();
+    let started_ms = now_ms();
     let share = FitShare::new(train, &params);
     PORT_HANDLER.with(|handler| {
         for port in &ports {
@@ -354,7 +355,7 @@ fn carry_out(
                         job_id,
                     })));
                 }
-                let fit_ms = js_sys::Date::now() - share.started_ms;
+                let fit_ms = now_ms() - share.started_ms;
                 let (train, test) = parts_of(state, &share.job)?;
                 let report = model_report(&model, train, test, loss, fit_ms);
                 return Ok(Some(wire::trained_packet(job_id, report, &model)));
@@ -458,11 +459,11 @@ fn run_job(
     let (train, test) = parts_of(state, job)?;
     let job_id = job.job_id;
     let mut loss = Vec::with_capacity(params.max_iter);
-    let started = js_sys::Date::now();
+    let started = now_ms();
     let mut last_report = f64::NEG_INFINITY;
     let model = als::fit_with_progress(train, &params, |report| {
         loss.push(report.train_rmse);
-        let now = js_sys::Date::now();
+        let now = now_ms();
         if now - last_report >= PROGRESS_EVERY_MS {
             last_report = now;
             post(&wire::from_worker_packet(&FromWorker::Progress {
@@ -473,7 +474,7 @@ fn run_job(
         ControlFlow::Continue(())
     })
     .map_err(|e| e.to_string())?;
-    let fit_ms = js_sys::Date::now() - started;
+    let fit_ms = now_ms() - started;
     Ok(Some(match job.want {
         Want::Score(metric) => {
             let score = cv::score(&model, train, test, metric);
