@@ -141,16 +141,13 @@ fn fit_inner(
             &mut ws,
         );
         if let Some(on_iteration) = on_iteration.as_mut() {
+            let all = 0..by_user.n_rows();
+            let (sum, n) =
+                users_squared_errors(&model, params.implicit_prefs, &by_user, &user_errors, all);
             let report = IterationReport {
                 iteration,
                 max_iter: params.max_iter,
-                train_rmse: if user_errors.is_empty() {
-                    train_rmse(&model, &by_user, params.implicit_prefs)
-                } else {
-                    let all = 0..by_user.n_rows();
-                    let (sum, n) = solved_errors(&by_user, &model.user_fitted, &user_errors, all);
-                    rmse(sum, n)
-                },
+                train_rmse: rmse(sum, n),
             };
             if on_iteration(&report).is_break() {
                 return Err(Cancelled);
@@ -254,9 +251,23 @@ fn unit_gaussian_rows(rng: &mut ChaCha8Rng, n_rows: usize, rank: usize) -> Vec<f
     out
 }
 
-fn train_rmse(model: &AlsModel, by_user: &RatingRows, implicit: bool) -> f64 {
-    let (sum, n) = squared_errors(model, implicit, by_user, 0..by_user.n_rows());
-    rmse(sum, n)
+/// The sum of the squared training errors of the users `users` and how many ratings the
+/// model predicts, after an iteration: from `user_errors` (one per user), when the users'
+/// half-step summed them as it solved them (explicit feedback), else by predicting each
+/// rating ([`squared_errors`], which an implicit fit needs: its half-step solves against
+/// every item, not the user's ratings).
+pub(super) fn users_squared_errors(
+    model: &AlsModel,
+    implicit: bool,
+    by_user: &RatingRows,
+    user_errors: &[f64],
+    users: Range<usize>,
+) -> (f64, usize) {
+    if user_errors.is_empty() {
+        squared_errors(model, implicit, by_user, users)
+    } else {
+        solved_errors(by_user, &model.user_fitted, user_errors, users)
+    }
 }
 
 /// The sum of squared training errors over the ratings of the users `users` (rows of
@@ -275,7 +286,7 @@ fn train_rmse(model: &AlsModel, by_user: &RatingRows, implicit: bool) -> f64 {
 // 0.38 ms four at a time in explicit 128-bit lanes (wasm in Node 20); natively 0.20 and
 // 0.17 ms. The explicit lanes matter: LLVM had compiled `dot_f32`'s eight lanes into
 // pairs of lanes and scalar code.
-pub(super) fn squared_errors(
+fn squared_errors(
     model: &AlsModel,
     implicit: bool,
     by_user: &RatingRows,
@@ -328,7 +339,7 @@ pub(super) fn squared_errors(
 
 /// The sum of the squared training errors of the users `users` as their half-step gave them
 /// (`errors`, one per row of `by_user`), and how many ratings the fitted ones among them have.
-pub(super) fn solved_errors(
+fn solved_errors(
     by_user: &RatingRows,
     fitted: &[bool],
     errors: &[f64],

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{half_step_options, initial_model, solved_errors, squared_errors};
+use super::fit::{half_step_options, initial_model, users_squared_errors};
 use super::model::AlsModel;
 use super::params::ValidAlsParams;
 use super::rows::RatingRows;
@@ -280,17 +280,13 @@ impl FitShare {
     /// ratings the model predicts: this share's part of the training RMSE after an
     /// iteration, once its users are solved (see [`super::rmse`]).
     pub fn squared_errors(&self, users: Range<usize>) -> (f64, usize) {
-        if self.implicit {
-            squared_errors(&self.model, self.implicit, &self.by_user, users)
-        } else {
-            // Summed by the half-step as it solved them.
-            solved_errors(
-                &self.by_user,
-                &self.model.user_fitted,
-                &self.user_errors,
-                users,
-            )
-        }
+        users_squared_errors(
+            &self.model,
+            self.implicit,
+            &self.by_user,
+            &self.user_errors,
+            users,
+        )
     }
 
     /// The model as this share holds it.
