@@ -650,8 +650,8 @@ test('a worker that panics mid-job reports the panic\'s message, is replaced, an
       if (!(await cv.isChecked())) await cv.check();
 
       // A real Rust panic, provoked from outside: on the victim's next job, a JS exception
-      // thrown from inside the fit (by Date.now, which the worker calls) unwinds through the
-      // wasm and leaves the worker's state borrowed; the same job sent again then panics
+      // thrown from inside the fit (by performance.now, the worker's clock) unwinds through
+      // the wasm and leaves the worker's state borrowed; the same job sent again then panics
       // inside Rust ("already borrowed"), as any bug would. Nothing in the product helps.
       const victim = page.workers()[0];
       const closed = new Promise((resolve) => victim.once('close', resolve));
@@ -660,8 +660,7 @@ test('a worker that panics mid-job reports the panic\'s message, is replaced, an
         self.onmessage = (ev) => {
           if (!ev.data?.head?.Fit) return original(ev);
           self.onmessage = original;
-          const now = Date.now;
-          Date.now = () => {
+          self.performance.now = () => {
             throw new Error('injected poison');
           };
           try {
@@ -669,7 +668,7 @@ test('a worker that panics mid-job reports the panic\'s message, is replaced, an
           } catch {
             // the poison: expected
           }
-          Date.now = now;
+          delete self.performance.now;
           original(ev);
         };
       });
