@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 AFFINITY_SKIP_BROWSER=1 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 echo "Serving Affinity on http://127.0.0.1:8080 (Ctrl-C stops)"
-exec trunk serve --release --open=false
+# No autoreload: trunk would inject an inline script, which the page's Content-Security-Policy
+# (scripts/csp.mjs) blocks with an error in the console.
+exec trunk serve --release --open=false --no-autoreload
