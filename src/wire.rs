@@ -611,9 +611,7 @@ impl ModelArrays {
         }
         Ok(())
     }
-}
 
-impl ModelArrays {
     /// Rebuilds the model in the page's memory, a side per task of the page's event loop: at
     /// ten million ratings copying the whole model in took one task of 70 to 80 ms in
     /// headless Chromium (the item factors alone are 13 MB).
