@@ -22,7 +22,11 @@
 //            same split of the same file, so the same fit). Also with one worker against one
 //            native thread, and against one native thread of 128-bit lanes (AFFINITY_LANES=128,
 //            SSE2 as wasm's simd128 is 128 bits wide, where the CLI otherwise uses AVX2's 256):
-//            which part of the gap is the lanes' width, which the wasm engine's own. The native
+//            which part of the gap is the lanes' width, which the wasm engine's own. Where the
+//            processor has FMA, the CLI's AVX2 fit and the page's worker (relaxed SIMD) fuse the
+//            Gram kernel's multiply-adds and the 128-bit native fit does not; so the 1-worker fit
+//            also runs with the worker without relaxed SIMD (Safari's build, unfused), which
+//            gives the 128-bit native fit's very model. The native
 //            fits alternate with the page's, one (or one of each kind) before each, so that a
 //            slow minute of the machine falls on both sides; the note also gives the median of
 //            the ratios of each page fit to the native fit just before it.
@@ -41,7 +45,7 @@
 //            saves after it (the dataset, the model), as that saving is part of the step.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -327,6 +331,25 @@ async function recommend(rec, user) {
   return timeUntil(rec, `10 recommendations for ${user}`, { kind: 'rows', n: 10 }, () => page.locator(sel('recommend')).click());
 }
 
+/** The site as a browser without relaxed SIMD runs it: a copy whose worker-build.js picks the
+ * plain `worker` build. Returns { server, close }. */
+async function plainSite() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-bench-plain-'));
+  cpSync(distDir(), dir, { recursive: true });
+  const probe = path.join(dir, 'worker-build.js');
+  const source = readFileSync(probe, 'utf8');
+  if (!source.includes('WebAssembly.validate(')) throw new Error(`${probe} no longer probes with WebAssembly.validate`);
+  writeFileSync(probe, source.replace('WebAssembly.validate(', 'false && WebAssembly.validate('));
+  const server = await startServer(dir);
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
@@ -496,6 +519,14 @@ async function main() {
         nativeFits128.push(await runNative(fitArgs, { cpus: '0', env: { AFFINITY_LANES: '128' } }));
       },
     });
+    log('page: fit, 1 worker, the worker without relaxed SIMD (what Safari runs)');
+    const plain = await plainSite();
+    let fit1Plain;
+    try {
+      fit1Plain = await fitJob(browser, plain.server, { workers: 1 });
+    } finally {
+      await plain.close();
+    }
     const bestFit = (runs) => Math.min(...runs.map((r) => r.json.fit_seconds)) * 1000;
     const [nativeFit, nativeFit1, nativeFit128] = [nativeFits, nativeFits1, nativeFits128].map(bestFit);
     // Each page fit over the native fit run just before it: a drift of the machine's speed
@@ -521,7 +552,8 @@ async function main() {
 
     rows.push([`fit u.data (80%), rank 40, maxIter 10 (best of ${REPEAT})`, sec(fit.fitMs), sec(nativeFit), ratio(fit.fitMs, nativeFit), `≤ 1.5: ${fit.fitMs <= 1.5 * nativeFit ? 'PASS' : 'FAIL'}; median of the ${REPEAT} paired ratios ${pairedMedian(fit.allFitMs, nativeFits)}`]);
     rows.push([`the same fit, 1 worker / 1 thread (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit1), ratio(fit1.fitMs, nativeFit1), `per core; median of the paired ratios ${pairedMedian(fit1.allFitMs, nativeFits1)}`]);
-    rows.push([`the same fit, 1 worker / 1 thread of 128-bit lanes, as wasm's (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit128), ratio(fit1.fitMs, nativeFit128), `native 128-bit lanes / AVX2: ${ratio(nativeFit128, nativeFit1)}`]);
+    rows.push([`the same fit, 1 worker / 1 thread of 128-bit lanes, as wasm's (best of ${REPEAT})`, sec(fit1.fitMs), sec(nativeFit128), ratio(fit1.fitMs, nativeFit128), `native 128-bit lanes (unfused) / AVX2 (fused): ${ratio(nativeFit128, nativeFit1)}`]);
+    rows.push([`the same fit, 1 worker without relaxed SIMD (Safari's build) / 1 thread of 128-bit lanes (best of ${REPEAT})`, sec(fit1Plain.fitMs), sec(nativeFit128), ratio(fit1Plain.fitMs, nativeFit128), `both unfused; the page with relaxed SIMD / without: ${ratio(fit1.fitMs, fit1Plain.fitMs)}`]);
     rows.push([`3-fold CV, 6 points + final fit, 1 worker / 1 thread (best of ${CV_REPEAT})`, sec(cv1.wallMs), sec(nativeCv1.json.seconds * 1000), ratio(cv1.wallMs, nativeCv1.json.seconds * 1000), `longest page task ${cv1.longestTaskMs} ms`]);
     const cores = os.availableParallelism?.() ?? os.cpus().length;
     rows.push([`3-fold CV, 6 points + final fit, 2 workers / ${cores} threads (best of ${CV_REPEAT})`, sec(cv2.wallMs), sec(nativeCvAll.json.seconds * 1000), ratio(cv2.wallMs, nativeCvAll.json.seconds * 1000), `longest page task ${cv2.longestTaskMs} ms`]);

@@ -7,7 +7,17 @@
 // (index.html, the worker's unhashed files, the manifest) is fetched from the network first,
 // so a new build is picked up at once, and the cached copy answers only when offline.
 const CACHE = 'affinity-v1';
-const FIXED = ['./', './worker-loader.js', './worker.js', './worker_bg.wasm', './manifest.webmanifest', './icon.svg'];
+// Sets AFFINITY_WORKER, the build of the training worker this browser runs.
+importScripts('./worker-build.js');
+const FIXED = [
+  './',
+  './worker-loader.js',
+  './worker-build.js',
+  `./${self.AFFINITY_WORKER}.js`,
+  `./${self.AFFINITY_WORKER}_bg.wasm`,
+  './manifest.webmanifest',
+  './icon.svg',
+];
 const HASHED = /-[0-9a-f]{12,16}(?:_bg)?\.(?:js|wasm|css)$/;
 
 /** The same-origin files index.html refers to (stylesheets, the app's JS and wasm). */

@@ -1,7 +1,9 @@
-// Entry point of each training worker: loads the wasm-bindgen glue Trunk built for the
-// `worker` binary, then instantiates its wasm, whose `main` starts listening for jobs.
-importScripts("./worker.js");
-wasm_bindgen("./worker_bg.wasm").catch((e) => {
+// Entry point of each training worker: picks the worker build this browser runs
+// (worker-build.js), loads the wasm-bindgen glue Trunk built for it, then instantiates its
+// wasm, whose `main` starts listening for jobs.
+importScripts("./worker-build.js");
+importScripts(`./${self.AFFINITY_WORKER}.js`);
+wasm_bindgen(`./${self.AFFINITY_WORKER}_bg.wasm`).catch((e) => {
   // A rejected promise does not fire the Worker's `error` event on the page; a thrown error
   // does, and tells the pool that this worker will never be ready.
   setTimeout(() => {

@@ -705,10 +705,12 @@ test('a worker that panics mid-job reports the panic\'s message, is replaced, an
 });
 
 test('a site whose worker cannot load stops restarting it and says training is unavailable', { timeout: TEST_TIMEOUT }, async (t) => {
-  // The built site without the worker's wasm: every worker fails while loading.
+  // The built site without the workers' wasm (both builds, see static/worker-build.js):
+  // every worker fails while loading.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-no-worker-'));
   cpSync(distDir(), dir, { recursive: true });
   rmSync(path.join(dir, 'worker_bg.wasm'));
+  rmSync(path.join(dir, 'worker_relaxed_bg.wasm'));
   const server = await startServer(dir);
   const { browser } = await setup();
   const rec = await openRecordedPage(browser, server.origin);
@@ -737,9 +739,9 @@ test('a site whose worker cannot load stops restarting it and says training is u
     assert.match((await testIdText(page, 'dataset-summary')) ?? '', /Demo catalog/);
     // What the missing file provoked, and nothing else.
     const unexpected = [
-      ...rec.problems.badResponses.filter((r) => !/^404 GET .*\/worker_bg\.wasm$/.test(r)),
+      ...rec.problems.badResponses.filter((r) => !/^404 GET .*\/worker(_relaxed)?_bg\.wasm$/.test(r)),
       ...rec.problems.pageErrors,
-      ...rec.problems.consoleErrors.filter((e) => !/worker_bg\.wasm|404|failed to start|WebAssembly|Uncaught/.test(e)),
+      ...rec.problems.consoleErrors.filter((e) => !/worker(_relaxed)?_bg\.wasm|404|failed to start|WebAssembly|Uncaught/.test(e)),
       ...rec.problems.failedRequests,
       ...rec.problems.externalRequests,
     ];

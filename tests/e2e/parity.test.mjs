@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -25,6 +25,8 @@ import {
   numbersIn,
   plantedRatings,
   sharedSite,
+  startServer,
+  distDir,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -209,8 +211,12 @@ async function fitInPage({ page, wait }, job, nthDownload) {
   return Buffer.from(got.bytes);
 }
 
-test('the page (wasm) and the native CLI fit bit-identical factors from the same seed, data and parameters', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { server, browser } = await setup();
+/**
+ * Fits every job of JOBS in the page served by `server` and with the CLI (run with `cliEnv`
+ * added to its environment), and asserts the two models are the same to the byte. The page's
+ * workers must have loaded the build `workerBuild` (see static/worker-build.js).
+ */
+async function checkParity(t, { server, browser, cliEnv, workerBuild, label }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-parity-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Non-negative ratings (the implicit job reads them as counts), some users and items with
@@ -219,12 +225,14 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
   const ratingsFile = path.join(dir, 'ratings.csv');
   writeFileSync(ratingsFile, data.csv);
   const bin = cli();
+  const runCli = (args) => execFileSync(bin, args, { encoding: 'utf8', env: { ...process.env, ...cliEnv } });
 
   const rec = await openApp(browser, server);
   const { page } = rec;
   const failFast = () => (rec.problems.pageErrors.length ? `uncaught error in the page: ${rec.problems.pageErrors[0]}` : null);
   const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, failFast, ...opts });
   const app = { page, wait };
+  const from = server.log.length;
   try {
     await page.goto(server.url('/'), { waitUntil: 'load' });
     await wait('the app to mount', async () => (await page.locator(sel('ratings-file')).count()) > 0);
@@ -236,9 +244,7 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
     for (const [k, job] of JOBS.entries()) {
       const webBytes = await fitInPage(app, job, k);
       const nativeFile = path.join(dir, `native-${k}.affm`);
-      const report = JSON.parse(
-        execFileSync(bin, ['fit', '--ratings', ratingsFile, ...job.flags, '--out', nativeFile, '--json'], { encoding: 'utf8' }),
-      );
+      const report = JSON.parse(runCli(['fit', '--ratings', ratingsFile, ...job.flags, '--out', nativeFile, '--json']));
       const nativeBytes = readFileSync(nativeFile);
       const web = decodeModel(webBytes);
       const native = decodeModel(nativeBytes);
@@ -246,20 +252,23 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
       const nFitted = [...web.users.values()].filter((r) => r.fitted).length;
       const nonzero = [...web.items.values()].some((r) => r.factors.some((v) => (v & 0x7fffffff) !== 0));
       t.diagnostic(
-        `${job.name}: ${report.n_ratings} training ratings, ${web.users.size} users (${nFitted} fitted), ` +
+        `${label}, ${job.name}: ${report.n_ratings} training ratings, ${web.users.size} users (${nFitted} fitted), ` +
           `${web.items.size} items, ${webBytes.length} bytes; ${diff.count} differences`,
       );
       assert.ok(nonzero && nFitted > 100, `${job.name}: the page fitted real factors`);
       assert.equal(web.rank, Number(job.form.rank), `${job.name}: the page fitted the typed rank`);
-      assert.equal(diff.count, 0, `${job.name}: page vs native differ in ${diff.count} values:\n  ${diff.listed.join('\n  ')}`);
+      assert.equal(diff.count, 0, `${label}, ${job.name}: page vs native differ in ${diff.count} values:\n  ${diff.listed.join('\n  ')}`);
       assert.ok(webBytes.equals(nativeBytes), `${job.name}: the two model files differ byte for byte`);
     }
+    // The workers that fitted were the build under test.
+    const wasm = [...new Set(server.log.slice(from).map((l) => l.match(/^GET \/(worker\w*_bg\.wasm) /)?.[1]).filter(Boolean))];
+    assert.deepEqual(wasm, [`${workerBuild}_bg.wasm`], `the workers' wasm fetched: ${wasm.join(', ')}`);
     // The comparison has teeth: another seed gives other factors.
     const other = path.join(dir, 'other-seed.affm');
     const flags = JOBS[0].flags.map((f, i, all) => (all[i - 1] === '--seed' ? '43' : f));
-    execFileSync(bin, ['fit', '--ratings', ratingsFile, ...flags, '--out', other, '--json'], { encoding: 'utf8' });
+    runCli(['fit', '--ratings', ratingsFile, ...flags, '--out', other, '--json']);
     const again = path.join(dir, 'again.affm');
-    execFileSync(bin, ['fit', '--ratings', ratingsFile, ...JOBS[0].flags, '--out', again, '--json'], { encoding: 'utf8' });
+    runCli(['fit', '--ratings', ratingsFile, ...JOBS[0].flags, '--out', again, '--json']);
     assert.ok(differences(decodeModel(readFileSync(other)), decodeModel(readFileSync(again))).count > 0, 'seed 43 differs from seed 42');
     await page.waitForTimeout(250);
     rec.assertClean();
@@ -270,7 +279,7 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
       parts.push(`Page text:\n${text.length > 4000 ? text.slice(0, 4000) + '\n…(cut)' : text}`);
       try {
         mkdirSync(SCREENSHOTS, { recursive: true });
-        const shot = path.join(SCREENSHOTS, 'parity-failure.png');
+        const shot = path.join(SCREENSHOTS, `parity-failure-${workerBuild}.png`);
         await page.screenshot({ path: shot, fullPage: true, timeout: 10_000 });
         parts.push(`Screenshot: ${shot}`);
       } catch (e) {
@@ -282,4 +291,26 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
   } finally {
     await rec.context.close().catch(() => {});
   }
+}
+
+test('the page (wasm) and the native CLI fit bit-identical factors from the same seed, data and parameters', { timeout: TEST_TIMEOUT }, async (t) => {
+  // Chromium has relaxed SIMD: its workers and the CLI (on a processor with AVX2 and FMA)
+  // both fuse the Gram kernel's multiply-adds.
+  const { server, browser } = await setup();
+  await checkParity(t, { server, browser, cliEnv: {}, workerBuild: 'worker_relaxed', label: 'fused' });
+});
+
+test('the worker for browsers without relaxed SIMD fits the same factors as the CLI with unfused 128-bit lanes', { timeout: TEST_TIMEOUT }, async (t) => {
+  // The site as a browser without relaxed SIMD (Safari) runs it: the probe says no.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-no-relaxed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(distDir(), dir, { recursive: true });
+  const probe = path.join(dir, 'worker-build.js');
+  const source = readFileSync(probe, 'utf8');
+  assert.match(source, /WebAssembly\.validate\(/);
+  writeFileSync(probe, source.replace('WebAssembly.validate(', 'false && WebAssembly.validate('));
+  const server = await startServer(dir);
+  t.after(() => server.close());
+  const { browser } = await setup();
+  await checkParity(t, { server, browser, cliEnv: { AFFINITY_LANES: '128' }, workerBuild: 'worker', label: 'unfused' });
 });

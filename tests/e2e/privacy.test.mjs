@@ -157,7 +157,7 @@ test('loading, training and recommending make no request beyond the page\'s orig
     }
     // Once the page has loaded, only workers' own files may be fetched (a replaced worker).
     const late = requests.filter((r) => r.phase !== 'page load').map((r) => new URL(r.url).pathname);
-    for (const p of late) assert.match(p, /^\/(worker-loader\.js|worker\.js|worker_bg\.wasm)$/, `a request while ${p}`);
+    for (const p of late) assert.match(p, /^\/(worker-loader\.js|worker-build\.js|worker(_relaxed)?\.js|worker(_relaxed)?_bg\.wasm)$/, `a request while ${p}`);
     assert.ok(!requests.some((r) => ['fetch', 'xhr', 'websocket', 'eventsource', 'ping'].includes(r.type) && !/\.wasm$/.test(r.url)), `no fetch/XHR/beacon/socket beyond the wasm: ${JSON.stringify(requests.filter((r) => r.type === 'fetch' || r.type === 'xhr'))}`);
 
     // 2. The server's log agrees: GET or HEAD of the site's files only.

@@ -5,6 +5,7 @@
 //! halving the work of the rank-one updates matters, and none of these functions allocates.
 
 use super::lanes::F32x4;
+use super::madd::Madd;
 
 /// Dot product, with four accumulators so that the compiler can vectorise it (a single
 /// floating-point accumulator forbids reordering the additions).
@@ -187,10 +188,11 @@ pub(super) const GRAM_KC: usize = 64;
 /// side by side into `panel` (so the tiles read them in order, with no index to look up or
 /// bound to check per rating), then an `MR × GRAM_NR` tile of the Gram matrix stays in
 /// accumulators while they stream past it (one vector load and `MR` broadcasts per rating),
-/// and is added to `gram`. Every operation is an element-wise multiply or add on
-/// fixed-width `[f32; GRAM_NR]` lanes (no fused multiply-add, no horizontal sum), so each
-/// entry is summed in the same order whatever `MR` and whatever vector width the compiler
-/// picks (AVX2, SSE2, wasm simd128 or scalar): the result is bit-identical across them.
+/// and is added to `gram`. Every operation is element-wise on fixed-width `[f32; GRAM_NR]`
+/// lanes (no horizontal sum), the tiles' multiply-adds done as `madd` says (fused or not, see
+/// [`Madd`]), so each entry is summed in the same order whatever `MR` and whatever vector
+/// width the compiler picks (AVX2, SSE2, wasm simd128 or scalar): for one `madd`, the result
+/// is bit-identical across them. The right-hand side is never fused.
 /// Tiles that straddle the diagonal also add to a few entries below it, which are never
 /// read.
 // In WebAssembly this kernel stays a function of its own (with `cholesky_f32` and
@@ -200,8 +202,13 @@ pub(super) const GRAM_KC: usize = 64;
 // copy of the loop among others.
 #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 #[cfg_attr(target_arch = "wasm32", inline(never))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "relaxed-simd"),
+    target_feature(enable = "relaxed-simd")
+)]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
+pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool, M: Madd>(
+    madd: M,
     gram: &mut [f32],
     rhs: &mut [f32],
     d: usize,
@@ -265,10 +272,10 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
             let mut j0 = i0 / GRAM_NR_MIN * GRAM_NR_MIN;
             while j0 < d {
                 if d - j0 > GRAM_NR_MIN {
-                    gram_tile::<MR, GRAM_NR>(gram, dp, panel, ac, i0, j0);
+                    gram_tile::<MR, GRAM_NR, M>(madd, gram, dp, panel, ac, i0, j0);
                     j0 += GRAM_NR;
                 } else {
-                    gram_tile::<MR, GRAM_NR_MIN>(gram, dp, panel, ac, i0, j0);
+                    gram_tile::<MR, GRAM_NR_MIN, M>(madd, gram, dp, panel, ac, i0, j0);
                     j0 += GRAM_NR_MIN;
                 }
             }
@@ -280,7 +287,8 @@ pub(super) fn add_gram_gathered<const MR: usize, const WEIGHTED: bool>(
 /// chunk's ratings of `a_k[i0..i0 + MR] x_k[j0..j0 + NR]ᵀ`, where `x_k` and `a_k` are the
 /// `k`-th rows (of `dp` values) of `panel` and `a`.
 #[inline(always)]
-fn gram_tile<const MR: usize, const NR: usize>(
+fn gram_tile<const MR: usize, const NR: usize, M: Madd>(
+    madd: M,
     gram: &mut [f32],
     dp: usize,
     panel: &[f32],
@@ -293,9 +301,7 @@ fn gram_tile<const MR: usize, const NR: usize>(
         let ai: &[f32; MR] = a[i0..i0 + MR].try_into().unwrap();
         let xj: &[f32; NR] = x[j0..j0 + NR].try_into().unwrap();
         for (row, &v) in acc.iter_mut().zip(ai) {
-            for (s, &w) in row.iter_mut().zip(xj) {
-                *s += v * w;
-            }
+            madd.madd(row, v, xj);
         }
     }
     for (i, row) in (i0..i0 + MR).zip(&acc) {
@@ -588,6 +594,7 @@ fn solve_passive(a: &[f64], d: usize, b: &[f64], ws: &mut NnlsScratch) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::madd::{Fused, Unfused};
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -617,10 +624,15 @@ mod tests {
         }
     }
 
-    /// `add_gram_gathered` with `MR`-row tiles on `n` ratings of random rows (repeats
-    /// included), weighted or not: the upper triangle of the Gram matrix and the right-hand
-    /// side.
-    fn gram_of<const MR: usize, const WEIGHTED: bool>(n: usize, d: usize) -> (Vec<f32>, Vec<f32>) {
+    /// `add_gram_gathered` with `MR`-row tiles and `madd`'s multiply-adds on `n` ratings of
+    /// random rows (repeats included), weighted or not: the upper triangle of the Gram matrix
+    /// and the right-hand side. Checks every entry of the triangle, to the bit, against the
+    /// kernel's definition summed one scalar at a time.
+    fn gram_of<const MR: usize, const WEIGHTED: bool, M: Madd>(
+        madd: M,
+        n: usize,
+        d: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
         let dp = d.div_ceil(GRAM_NR) * GRAM_NR;
         let mut rng = ChaCha8Rng::seed_from_u64(n as u64 * 31 + d as u64);
         let n_rows = 50;
@@ -647,7 +659,8 @@ mod tests {
         let mut gram = vec![0f32; dp * dp];
         let mut rhs = vec![0f32; dp];
         let mut panel = vec![f32::NAN; GRAM_KC * dp];
-        add_gram_gathered::<MR, WEIGHTED>(
+        add_gram_gathered::<MR, WEIGHTED, M>(
+            madd,
             &mut gram,
             &mut rhs,
             d,
@@ -686,6 +699,27 @@ mod tests {
                     (got - want).abs() < 1e-3 * (1.0 + want.abs()),
                     "({i}, {j}): {got} against {want}"
                 );
+                // Each chunk's products summed in rating order, then the chunks' sums.
+                let mut exact = 0f32;
+                for (chunk, kc) in cols.chunks(GRAM_KC).enumerate() {
+                    let mut acc = 0f32;
+                    for (k, &c) in (chunk * GRAM_KC..).zip(kc) {
+                        let x = &fixed[c as usize * dp..];
+                        let a = if WEIGHTED { weighted[k * dp + i] } else { x[i] };
+                        acc = if M::FUSED {
+                            a.mul_add(x[j], acc)
+                        } else {
+                            acc + a * x[j]
+                        };
+                    }
+                    exact += acc;
+                }
+                assert_eq!(
+                    gram[i * dp + j].to_bits(),
+                    exact.to_bits(),
+                    "({i}, {j}), fused {}",
+                    M::FUSED
+                );
             }
         }
         (upper, rhs[..d].to_vec())
@@ -696,23 +730,68 @@ mod tests {
         // Chunk boundaries (64 ratings) fall inside and at the end of these rows.
         for n in [1, 7, 64, 65, 150] {
             for d in [3, 8, 10, 13, 36, 40] {
-                let want = gram_of::<1, false>(n, d);
-                assert_eq!(gram_of::<2, false>(n, d), want, "{n} ratings, d {d}");
-                assert_eq!(gram_of::<4, false>(n, d), want, "{n} ratings, d {d}");
-                assert_eq!(gram_of::<8, false>(n, d), want, "{n} ratings, d {d}");
-                let want = gram_of::<1, true>(n, d);
+                let want = gram_of::<1, false, _>(Unfused, n, d);
                 assert_eq!(
-                    gram_of::<4, true>(n, d),
+                    gram_of::<2, false, _>(Unfused, n, d),
+                    want,
+                    "{n} ratings, d {d}"
+                );
+                assert_eq!(
+                    gram_of::<4, false, _>(Unfused, n, d),
+                    want,
+                    "{n} ratings, d {d}"
+                );
+                assert_eq!(
+                    gram_of::<8, false, _>(Unfused, n, d),
+                    want,
+                    "{n} ratings, d {d}"
+                );
+                let want = gram_of::<1, true, _>(Unfused, n, d);
+                assert_eq!(
+                    gram_of::<4, true, _>(Unfused, n, d),
                     want,
                     "weighted, {n} ratings, d {d}"
                 );
                 assert_eq!(
-                    gram_of::<8, true>(n, d),
+                    gram_of::<8, true, _>(Unfused, n, d),
                     want,
                     "weighted, {n} ratings, d {d}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_fused_gram_kernel_rounds_each_multiply_add_once_whatever_its_tile_height() {
+        let Some(fused) = Fused::detect() else {
+            eprintln!("SKIPPED: this processor has no fused multiply-add");
+            return;
+        };
+        let mut differs = false;
+        for n in [1, 7, 64, 65, 150] {
+            for d in [3, 8, 10, 13, 36, 40] {
+                // `gram_of` checks each entry against one rounding per multiply-add.
+                let want = gram_of::<1, false, _>(fused, n, d);
+                assert_eq!(
+                    gram_of::<4, false, _>(fused, n, d),
+                    want,
+                    "{n} ratings, d {d}"
+                );
+                assert_eq!(
+                    gram_of::<8, false, _>(fused, n, d),
+                    want,
+                    "{n} ratings, d {d}"
+                );
+                let weighted = gram_of::<4, true, _>(fused, n, d);
+                assert_eq!(gram_of::<8, true, _>(fused, n, d), weighted);
+                differs |= want != gram_of::<4, false, _>(Unfused, n, d);
+            }
+        }
+        // Fused and unfused sums of these random values must part somewhere.
+        assert!(
+            differs,
+            "the fused kernel gave the unfused kernel's bits everywhere"
+        );
     }
 
     /// A random SPD matrix `M Mᵀ + εI` (full storage, so tests can read any entry) and `b`.

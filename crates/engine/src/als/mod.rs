@@ -13,6 +13,7 @@
 mod dense;
 mod fit;
 mod lanes;
+mod madd;
 mod model;
 mod params;
 mod rows;

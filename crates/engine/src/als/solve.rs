@@ -4,6 +4,7 @@ use super::dense::{
     add_gram_gathered, add_outer, axpy, cholesky_f32, cholesky_solve_f32, dot, fits_f32, nnls,
     solve_spd, sym_mul, NnlsScratch, GRAM_KC, GRAM_NR,
 };
+use super::madd::{Fused, Madd, Unfused};
 use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
 use std::ops::Range;
@@ -455,8 +456,8 @@ impl<'a> Solved<'a> {
     }
 }
 
-/// Solves the rows `first_row..` of `rows` that `solved` covers, with AVX2 code when the
-/// processor has it (the same arithmetic in the same order, so the same bits).
+/// Solves the rows `first_row..` of `rows` that `solved` covers, with AVX2 and fused
+/// multiply-adds when the processor has them (see [`Madd`] for what fusing changes).
 fn solve_rows(
     step: &HalfStep,
     cols_of: &Columns,
@@ -465,36 +466,45 @@ fn solve_rows(
     solved: Solved,
     ws: &mut Workspace,
 ) {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if use_avx2() {
-        // SAFETY: the processor supports AVX2, checked by `use_avx2`.
-        unsafe { solve_rows_avx2(step, cols_of, rows, first_row, solved, ws) };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(fused) = avx2_fma() {
+        // SAFETY: the processor supports AVX2 and FMA, checked by `avx2_fma`.
+        unsafe { solve_rows_avx2_fma(fused, step, cols_of, rows, first_row, solved, ws) };
         return;
     }
-    solve_rows_with::<4>(step, cols_of, rows, first_row, solved, ws);
+    #[cfg(target_arch = "wasm32")]
+    if let Some(fused) = Fused::detect() {
+        solve_rows_with::<4, _>(fused, step, cols_of, rows, first_row, solved, ws);
+        return;
+    }
+    solve_rows_with::<4, _>(Unfused, step, cols_of, rows, first_row, solved, ws);
 }
 
-/// Whether the row solves use AVX2: when the processor has it, unless the environment
-/// variable `AFFINITY_LANES` is `128`. With `128` they use the 128-bit lanes the browser's
-/// WebAssembly has (SSE2 here), which the browser benchmark uses to tell how much of the
-/// browser's time is the narrower lanes and how much the WebAssembly engine's own.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn use_avx2() -> bool {
-    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// Fused multiply-adds, when the row solves use AVX2 and FMA: when the processor has both,
+/// unless the environment variable `AFFINITY_LANES` is `128`. With `128` they use 128-bit
+/// lanes (SSE2 here) and no fused multiply-add, which the browser benchmark uses to tell
+/// how much of the browser's time is the narrower lanes and how much the WebAssembly
+/// engine's own.
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> Option<Fused> {
+    static USE: std::sync::OnceLock<Option<Fused>> = std::sync::OnceLock::new();
     *USE.get_or_init(|| {
-        std::env::var_os("AFFINITY_LANES").is_none_or(|lanes| lanes != "128")
-            && std::is_x86_feature_detected!("avx2")
+        let wide = std::env::var_os("AFFINITY_LANES").is_none_or(|lanes| lanes != "128")
+            && std::is_x86_feature_detected!("avx2");
+        Fused::detect().filter(|_| wide)
     })
 }
 
-/// [`solve_rows_with`] compiled for AVX2, whose sixteen 256-bit registers hold 8 × 8 tiles.
+/// [`solve_rows_with`] compiled for AVX2 and FMA, whose sixteen 256-bit registers hold 8 × 8
+/// tiles.
 ///
 /// # Safety
 ///
-/// The processor must support AVX2.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-unsafe fn solve_rows_avx2(
+/// The processor must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn solve_rows_avx2_fma(
+    fused: Fused,
     step: &HalfStep,
     cols_of: &Columns,
     rows: &RatingRows,
@@ -502,12 +512,13 @@ unsafe fn solve_rows_avx2(
     solved: Solved,
     ws: &mut Workspace,
 ) {
-    solve_rows_with::<8>(step, cols_of, rows, first_row, solved, ws);
+    solve_rows_with::<8, _>(fused, step, cols_of, rows, first_row, solved, ws);
 }
 
 /// The per-row loop of [`half_step`], with Gram tiles of `MR` rows.
 #[inline(always)]
-fn solve_rows_with<const MR: usize>(
+fn solve_rows_with<const MR: usize, M: Madd>(
+    madd: M,
     step: &HalfStep,
     cols_of: &Columns,
     rows: &RatingRows,
@@ -523,7 +534,7 @@ fn solve_rows_with<const MR: usize>(
         let ok = !cols.is_empty()
             && match step.solver {
                 Solver::Cholesky => {
-                    let n_reg = build_system::<MR>(step, cols_of, cols, values, ws);
+                    let n_reg = build_system::<MR, M>(madd, step, cols_of, cols, values, ws);
                     solve_system(step, n_reg, ws) || solve_safely(step, cols_of, cols, values, ws)
                 }
                 Solver::Cg { steps } => {
@@ -789,7 +800,8 @@ fn padded(d: usize) -> usize {
 /// The system is one register-blocked rank-k update over the row's columns
 /// ([`add_gram_gathered`]) in `f32`, the precision of the factors.
 #[inline(always)]
-fn build_system<const MR: usize>(
+fn build_system<const MR: usize, M: Madd>(
+    madd: M,
     step: &HalfStep,
     cols_of: &Columns,
     cols: &[u32],
@@ -811,7 +823,8 @@ fn build_system<const MR: usize>(
                 squared += f64::from(*w) * f64::from(*w);
             }
             ws.targets_squared = squared;
-            add_gram_gathered::<MR, false>(
+            add_gram_gathered::<MR, false, M>(
+                madd,
                 &mut ws.gram,
                 &mut ws.rhs32,
                 d,
@@ -851,7 +864,8 @@ fn build_system<const MR: usize>(
                 *rw = full as f32;
                 n_explicit += usize::from(y > 0.0);
             }
-            add_gram_gathered::<MR, true>(
+            add_gram_gathered::<MR, true, M>(
+                madd,
                 &mut ws.gram,
                 &mut ws.rhs32,
                 d,
