@@ -5,8 +5,10 @@
 //! about 15% less time with it, natively and in Chromium. It rounds once instead of twice, so
 //! its sums differ in the last bits from the unfused ones; either way every entry is summed in
 //! the same order, so the native build and the browser's agree bit for bit when both fuse (the
-//! native build on a processor with FMA, the browser's worker built with relaxed SIMD, whose
-//! `f32x4.relaxed_madd` is fused on every processor with FMA) or when neither does.
+//! native build on a processor with FMA, the browser's worker built with relaxed SIMD where the
+//! engine fuses `f32x4.relaxed_madd`, as Chromium does on x86-64 with FMA) or when neither
+//! does. Relaxed SIMD lets an engine do either, so another browser's models may differ in the
+//! last bits.
 
 /// A way to compute `acc + a · x`, lane by lane, for the Gram kernel's tiles.
 pub(super) trait Madd: Copy {
