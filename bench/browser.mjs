@@ -45,11 +45,11 @@
 //            saves after it (the dataset, the model), as that saving is part of the step.
 
 import { spawn } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { REPO_ROOT, distDir, startServer, launchBrowser, openRecordedPage, waitUntil, numbersIn } from '../tests/e2e/harness.mjs';
+import { REPO_ROOT, distDir, startServer, launchBrowser, openRecordedPage, waitUntil, numbersIn, siteWithoutRelaxedSimd } from '../tests/e2e/harness.mjs';
 
 const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
 const UDATA = path.join(DATA, 'u.data');
@@ -331,25 +331,6 @@ async function recommend(rec, user) {
   return timeUntil(rec, `10 recommendations for ${user}`, { kind: 'rows', n: 10 }, () => page.locator(sel('recommend')).click());
 }
 
-/** The site as a browser without relaxed SIMD runs it: a copy whose worker-build.js picks the
- * plain `worker` build. Returns { server, close }. */
-async function plainSite() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-bench-plain-'));
-  cpSync(distDir(), dir, { recursive: true });
-  const probe = path.join(dir, 'worker-build.js');
-  const source = readFileSync(probe, 'utf8');
-  if (!source.includes('WebAssembly.validate(')) throw new Error(`${probe} no longer probes with WebAssembly.validate`);
-  writeFileSync(probe, source.replace('WebAssembly.validate(', 'false && WebAssembly.validate('));
-  const server = await startServer(dir);
-  return {
-    server,
-    close: async () => {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
@@ -520,7 +501,7 @@ async function main() {
       },
     });
     log('page: fit, 1 worker, the worker without relaxed SIMD (what Safari runs)');
-    const plain = await plainSite();
+    const plain = await siteWithoutRelaxedSimd();
     let fit1Plain;
     try {
       fit1Plain = await fitJob(browser, plain.server, { workers: 1 });

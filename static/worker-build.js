@@ -1,5 +1,5 @@
 // Which build of the training worker this browser runs: `worker_relaxed`, whose Gram kernel
-// uses relaxed SIMD's fused multiply-add (fits about 15% faster), where WebAssembly has
+// uses relaxed SIMD's fused multiply-add (fits about 10% faster), where WebAssembly has
 // relaxed SIMD (Chromium 114+, Firefox 146+); else `worker`, plain simd128 (Safari). A module
 // with a relaxed SIMD instruction fails to load where it is missing, so the choice is made
 // before loading. Read by worker-loader.js and by the service worker, which keeps that

@@ -5,7 +5,8 @@
 
 import { after } from 'node:test';
 import { createServer } from 'node:http';
-import { existsSync, statSync, createReadStream } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -141,6 +142,28 @@ export async function startServer(root) {
 }
 
 /** Launches headless Chromium; fails with a clear message when the binary is missing. */
+/**
+ * The built site as a browser without relaxed SIMD (Safari) runs it: a copy of `distDir()`
+ * whose static/worker-build.js probe says no, so every worker loads the plain `worker` build.
+ * Served like the site; `close()` stops the server and deletes the copy.
+ */
+export async function siteWithoutRelaxedSimd() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-no-relaxed-'));
+  cpSync(distDir(), dir, { recursive: true });
+  const probe = path.join(dir, 'worker-build.js');
+  const source = readFileSync(probe, 'utf8');
+  if (!source.includes('WebAssembly.validate(')) throw new Error(`${probe} no longer probes with WebAssembly.validate`);
+  writeFileSync(probe, source.replace('WebAssembly.validate(', 'false && WebAssembly.validate('));
+  const server = await startServer(dir);
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function launchBrowser() {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(

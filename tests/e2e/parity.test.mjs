@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -25,8 +25,7 @@ import {
   numbersIn,
   plantedRatings,
   sharedSite,
-  startServer,
-  distDir,
+  siteWithoutRelaxedSimd,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -301,16 +300,8 @@ test('the page (wasm) and the native CLI fit bit-identical factors from the same
 });
 
 test('the worker for browsers without relaxed SIMD fits the same factors as the CLI with unfused 128-bit lanes', { timeout: TEST_TIMEOUT }, async (t) => {
-  // The site as a browser without relaxed SIMD (Safari) runs it: the probe says no.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-no-relaxed-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(distDir(), dir, { recursive: true });
-  const probe = path.join(dir, 'worker-build.js');
-  const source = readFileSync(probe, 'utf8');
-  assert.match(source, /WebAssembly\.validate\(/);
-  writeFileSync(probe, source.replace('WebAssembly.validate(', 'false && WebAssembly.validate('));
-  const server = await startServer(dir);
-  t.after(() => server.close());
+  const plain = await siteWithoutRelaxedSimd();
+  t.after(() => plain.close());
   const { browser } = await setup();
-  await checkParity(t, { server, browser, cliEnv: { AFFINITY_LANES: '128' }, workerBuild: 'worker', label: 'unfused' });
+  await checkParity(t, { server: plain.server, browser, cliEnv: { AFFINITY_LANES: '128' }, workerBuild: 'worker', label: 'unfused' });
 });
