@@ -1,8 +1,8 @@
 //! The training worker: a message loop around engine calls.
 //!
 //! The page runs several of these (one per core) and may terminate one at any moment to
-//! cancel its fit, so a worker keeps nothing that cannot be sent again: the dataset, and the
-//! splits it derives from it by seed.
+//! cancel its fit, so a worker keeps nothing that cannot be sent again: the dataset (whole,
+//! or as the two parts of its latest split), and what it derives from it by seed.
 //!
 //! A panic cannot be caught in wasm (it aborts), so the worker's panic hook first tells the
 //! page which job failed and why; the abort then fires the Worker's `error` event, on which
@@ -12,10 +12,10 @@ use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
 use affinity_engine::als::{self, AlsModel, FitShare};
-use affinity_engine::cv::{self, k_fold};
+use affinity_engine::cv::{self, FoldAssignment};
 use affinity_engine::metrics::{evaluate, ColdStartStrategy};
 use affinity_engine::ranking::evaluate_ranking_sampled;
-use affinity_engine::split::random_split;
+use affinity_engine::split::{random_split, rejoin};
 use affinity_engine::Ratings;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -42,14 +42,30 @@ const PROGRESS_EVERY_MS: f64 = 100.0;
 /// A training part and the part it is tested on.
 type Parts = (Ratings, Ratings);
 
+/// A holdout split's key: the training fraction's bits and the seed.
+type SplitKey = (u64, u64);
+
+/// The dataset as a worker holds it: whole, as it came, or as the two parts of its latest
+/// holdout split, never both. At 10M ratings each copy takes 120 MB of a worker's memory,
+/// which WebAssembly never gives back; the parts are rejoined if another split is asked for.
+enum Held {
+    Whole(Ratings),
+    Split {
+        key: SplitKey,
+        train: Ratings,
+        test: Ratings,
+    },
+}
+
 /// What a worker holds between messages.
 #[derive(Default)]
 struct WorkerState {
-    data: Option<(u64, Ratings)>,
-    /// (train fraction bits, seed) → train and test parts.
-    holdout: Option<((u64, u64), Parts)>,
-    /// (train fraction bits, seed, k) → folds of the holdout's training part.
-    folds: Option<((u64, u64, usize), Vec<Parts>)>,
+    data: Option<(u64, Held)>,
+    /// (train fraction bits, seed, k) → how the holdout's training part is dealt into folds.
+    folds: Option<((u64, u64, usize), FoldAssignment)>,
+    /// (train fraction bits, seed, k, fold) → the pair of the fold in use: one at a time, as
+    /// all `k` pairs would hold `k` copies of the training part.
+    fold: Option<((u64, u64, usize, usize), Parts)>,
     /// This worker's part of the fit that the pool's workers run together, if any.
     shared: Option<WorkerShare>,
 }
@@ -193,7 +209,7 @@ fn on_message(message: &JsValue) {
                 let data_id = *data_id;
                 STATE.with_borrow_mut(|s| {
                     *s = WorkerState {
-                        data: Some((data_id, ratings)),
+                        data: Some((data_id, Held::Whole(ratings))),
                         ..WorkerState::default()
                     }
                 });
@@ -392,13 +408,10 @@ fn parts_of<'s>(
 ) -> Result<(&'s Ratings, &'s Ratings), String> {
     // Split borrows: the dataset is read while the cached splits are replaced.
     let WorkerState {
-        data,
-        holdout,
-        folds,
-        ..
+        data, folds, fold, ..
     } = state;
-    let data = match data {
-        Some((id, ratings)) if *id == job.data_id => &*ratings,
+    let held = match data {
+        Some((id, held)) if *id == job.data_id => held,
         _ => return Err("the worker has not received this dataset".into()),
     };
     let (train_fraction, seed) = match job.split {
@@ -413,42 +426,85 @@ fn parts_of<'s>(
         } => (train_fraction, seed),
     };
     let key = (train_fraction.to_bits(), seed);
-    // Checked, then filled, then borrowed: a match that returns the borrow in one arm and
-    // replaces the value in the other does not pass the borrow checker.
-    if !matches!(holdout, Some((k, _)) if *k == key) {
-        let parts = random_split(data, train_fraction, seed).map_err(|e| e.to_string())?;
+    if !matches!(held, Held::Split { key: k, .. } if *k == key) {
         *folds = None;
-        *holdout = Some((key, parts));
+        *fold = None;
+        resplit(held, key)?;
     }
-    let Some((_, (holdout_train, holdout_test))) = &*holdout else {
+    let Held::Split {
+        train: holdout_train,
+        test: holdout_test,
+        ..
+    } = &*held
+    else {
         return Err("the split was not kept".into());
     };
     let (train, test) = match job.split {
         SplitSpec::Holdout { .. } => (holdout_train, holdout_test),
-        SplitSpec::Fold { k, fold, .. } => {
-            let fkey = (key.0, key.1, k);
-            if !matches!(folds, Some((f, _)) if *f == fkey) {
-                *folds = Some((
-                    fkey,
-                    k_fold(holdout_train, k, seed).map_err(|e| e.to_string())?,
-                ));
+        SplitSpec::Fold { k, fold: f, .. } => {
+            let dealt_key = (key.0, key.1, k);
+            if !matches!(folds, Some((d, _)) if *d == dealt_key) {
+                *fold = None;
+                let dealt =
+                    FoldAssignment::new(holdout_train, k, seed).map_err(|e| e.to_string())?;
+                *folds = Some((dealt_key, dealt));
             }
-            let Some((_, parts)) = &*folds else {
+            let Some((_, dealt)) = &*folds else {
                 return Err("the folds were not kept".into());
             };
-            let (t, v) = parts
-                .get(fold)
-                .ok_or_else(|| format!("fold {fold} of {k} does not exist"))?;
+            let pair_key = (key.0, key.1, k, f);
+            if !matches!(fold, Some((p, _)) if *p == pair_key) {
+                // The old pair goes before the new one is built: one pair at a time.
+                *fold = None;
+                let pair = dealt.parts(holdout_train, f).map_err(|e| e.to_string())?;
+                *fold = Some((pair_key, pair));
+            }
+            let Some((_, (t, v))) = &*fold else {
+                return Err("the fold was not kept".into());
+            };
             (t, v)
         }
     };
     if train.is_empty() || test.is_empty() {
         return Err(format!(
             "{} ratings are too few to hold some out for testing",
-            data.len()
+            holdout_train.len() + holdout_test.len()
         ));
     }
     Ok((train, test))
+}
+
+/// Makes `held` the parts of the holdout split `key`: splits the whole dataset, or first
+/// rejoins the parts of another split. What it held is kept if either step fails.
+fn resplit(held: &mut Held, key: SplitKey) -> Result<(), String> {
+    let whole = match std::mem::replace(held, Held::Whole(Ratings::default())) {
+        Held::Whole(ratings) => ratings,
+        Held::Split {
+            key: (fraction, seed),
+            train,
+            test,
+        } => match rejoin(&train, &test, f64::from_bits(fraction), seed) {
+            Ok(whole) => whole,
+            Err(e) => {
+                *held = Held::Split {
+                    key: (fraction, seed),
+                    train,
+                    test,
+                };
+                return Err(e.to_string());
+            }
+        },
+    };
+    match random_split(&whole, f64::from_bits(key.0), key.1) {
+        Ok((train, test)) => {
+            *held = Held::Split { key, train, test };
+            Ok(())
+        }
+        Err(e) => {
+            *held = Held::Whole(whole);
+            Err(e.to_string())
+        }
+    }
 }
 
 fn run_job(

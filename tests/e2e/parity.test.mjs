@@ -6,8 +6,12 @@
 // the processor has it, one thread per core) fit the same generated ratings file with the same
 // split and parameters; the model the page exports (affinity-model.affm) must hold the same
 // factors, biases and fitted flags as `affinity fit --split` writes, bit for bit, for every user
-// and item id. The CLI is $AFFINITY_BIN, else it is built with `cargo build --release -p
-// affinity-cli` (into $CARGO_TARGET_DIR, else <repo>/target).
+// and item id. The jobs differ in split fraction and seed and run one after another on one
+// loaded file: the page's workers keep only the parts of their latest split, so each job after
+// the first rebuilds the whole file from those parts (`split::rejoin`) before splitting it
+// anew, and a rebuilt file in another order would show here as a different model. The CLI
+// is $AFFINITY_BIN, else it is built with `cargo build --release -p affinity-cli` (into
+// $CARGO_TARGET_DIR, else <repo>/target).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

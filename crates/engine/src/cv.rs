@@ -42,6 +42,17 @@ pub enum CvError {
     /// The grid has alphas but no way to set them (see [`ParamGrid::points_with`]).
     #[error("alpha is not supported by this engine's ALS parameters yet")]
     AlphaUnsupported,
+    /// More folds than a fold number can count (`u32`).
+    #[error("{0} folds are more than can be counted")]
+    TooManyFolds(usize),
+    /// Folds dealt for one table were asked for the pairs of another.
+    #[error("folds dealt for {dealt} ratings were asked to split {given}")]
+    NotDealtFor {
+        /// Ratings the folds were dealt for.
+        dealt: usize,
+        /// Ratings of the table given.
+        given: usize,
+    },
     /// A job names a fold that does not exist.
     #[error("job for fold {fold} but there are only {n_folds} folds")]
     NoSuchFold {
@@ -62,29 +73,73 @@ pub enum CvError {
 /// random (seeded), the test part of pair `f` is fold `f` and its training part the other
 /// folds. Folds are balanced: a seeded shuffle dealt round-robin, so their sizes differ by
 /// at most one (Spark's `kFold` draws each rating independently instead).
+///
+/// The pairs together hold `k` copies of the ratings; [`FoldAssignment`] gives one pair at a
+/// time, the same pairs.
 pub fn k_fold(ratings: &Ratings, k: usize, seed: u64) -> Result<Vec<(Ratings, Ratings)>, CvError> {
-    if k < 2 {
-        return Err(CvError::TooFewFolds(k));
+    let folds = FoldAssignment::new(ratings, k, seed)?;
+    (0..k).map(|f| folds.parts(ratings, f)).collect()
+}
+
+/// Which of `k` folds each rating of a table falls in, as [`k_fold`] deals them: four bytes
+/// a rating, against the `k` copies of the ratings that all of [`k_fold`]'s pairs hold, for
+/// a caller that works on one fold at a time (a browser worker with a large file).
+#[derive(Clone, Debug)]
+pub struct FoldAssignment {
+    k: usize,
+    fold_of: Vec<u32>,
+}
+
+impl FoldAssignment {
+    /// Deals the ratings of `ratings` into `k` folds with `seed`.
+    pub fn new(ratings: &Ratings, k: usize, seed: u64) -> Result<Self, CvError> {
+        if k < 2 {
+            return Err(CvError::TooFewFolds(k));
+        }
+        if ratings.len() < k {
+            return Err(CvError::TooFewRatings {
+                n_ratings: ratings.len(),
+                folds: k,
+            });
+        }
+        let k32 = u32::try_from(k).map_err(|_| CvError::TooManyFolds(k))?;
+        let mut order: Vec<usize> = (0..ratings.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let mut fold_of = vec![0u32; ratings.len()];
+        // Round-robin: position `pos` of the shuffle goes to fold `pos % k`.
+        for (&row, fold) in order.iter().zip((0..k32).cycle()) {
+            fold_of[row] = fold;
+        }
+        Ok(Self { k, fold_of })
     }
-    if ratings.len() < k {
-        return Err(CvError::TooFewRatings {
-            n_ratings: ratings.len(),
-            folds: k,
-        });
+
+    /// The number of folds.
+    pub fn k(&self) -> usize {
+        self.k
     }
-    let mut order: Vec<usize> = (0..ratings.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut fold_of = vec![0usize; ratings.len()];
-    for (pos, &row) in order.iter().enumerate() {
-        fold_of[row] = pos % k;
+
+    /// Pair `fold` of `ratings`, the table the folds were dealt for: its training part (the
+    /// other folds) and its test part (this fold), each in the table's order.
+    pub fn parts(&self, ratings: &Ratings, fold: usize) -> Result<(Ratings, Ratings), CvError> {
+        if fold >= self.k {
+            return Err(CvError::NoSuchFold {
+                fold,
+                n_folds: self.k,
+            });
+        }
+        if ratings.len() != self.fold_of.len() {
+            return Err(CvError::NotDealtFor {
+                dealt: self.fold_of.len(),
+                given: ratings.len(),
+            });
+        }
+        let n = ratings.len();
+        let in_test = |r: &usize| self.fold_of[*r] as usize == fold;
+        let n_test = (0..n).filter(in_test).count();
+        let train = ratings.select_n((0..n).filter(|r| !in_test(r)), n - n_test);
+        let test = ratings.select_n((0..n).filter(in_test), n_test);
+        Ok((train, test))
     }
-    Ok((0..k)
-        .map(|f| {
-            let train = ratings.select((0..ratings.len()).filter(|&r| fold_of[r] != f));
-            let test = ratings.select((0..ratings.len()).filter(|&r| fold_of[r] == f));
-            (train, test)
-        })
-        .collect())
 }
 
 /// One (train, validation) pair from [`split::random_split`], as a one-fold list that
@@ -480,6 +535,38 @@ mod tests {
         assert!(matches!(
             k_fold(&ratings.select([0]), 2, 9),
             Err(CvError::TooFewRatings { .. })
+        ));
+    }
+
+    #[test]
+    fn one_fold_at_a_time_gives_k_folds_pairs() {
+        let ratings = planted(30, 20, 2, 0.5, 1);
+        let folds = k_fold(&ratings, 3, 5).unwrap();
+        let dealt = FoldAssignment::new(&ratings, 3, 5).unwrap();
+        assert_eq!(dealt.k(), 3);
+        for (f, (train, test)) in folds.iter().enumerate() {
+            let (t, v) = dealt.parts(&ratings, f).unwrap();
+            assert_eq!(t.user_indices(), train.user_indices());
+            assert_eq!(t.item_indices(), train.item_indices());
+            assert_eq!(v.values(), test.values());
+            assert_eq!(v.item_indices(), test.item_indices());
+        }
+        // Another seed deals other folds.
+        let other = FoldAssignment::new(&ratings, 3, 6).unwrap();
+        assert_ne!(
+            other.parts(&ratings, 0).unwrap().1.item_indices(),
+            folds[0].1.item_indices()
+        );
+        assert!(matches!(
+            dealt.parts(&ratings, 3),
+            Err(CvError::NoSuchFold {
+                fold: 3,
+                n_folds: 3
+            })
+        ));
+        assert!(matches!(
+            dealt.parts(&ratings.select([0, 1, 2]), 0),
+            Err(CvError::NotDealtFor { given: 3, .. })
         ));
     }
 

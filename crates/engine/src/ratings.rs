@@ -86,6 +86,50 @@ impl Ratings {
         out
     }
 
+    /// A table with the same maps holding the ratings at `rows`, of which there are `n`:
+    /// [`Ratings::select`] with its columns allocated once (a column grown rating by rating
+    /// can take up to twice its size while it moves, which a worker's memory keeps).
+    pub fn select_n(&self, rows: impl IntoIterator<Item = usize>, n: usize) -> Ratings {
+        let mut out = Ratings::with_maps(self.users.clone(), self.items.clone());
+        out.user_idx.reserve_exact(n);
+        out.item_idx.reserve_exact(n);
+        out.values.reserve_exact(n);
+        for r in rows {
+            out.push_indexed(self.user_idx[r], self.item_idx[r], self.values[r]);
+        }
+        out
+    }
+
+    /// The table whose `r`-th rating is the next unused one of `first` when `from_first[r]`,
+    /// else the next unused one of `second`: the inverse of cutting a table in two with
+    /// [`Ratings::select`] by a mask. The result has `first`'s maps (parts cut from one table
+    /// share them); `None` when the mask does not use every rating of both parts exactly, or
+    /// when `second`'s maps are larger than `first`'s (its indices could then fall outside).
+    pub fn interleave(first: &Ratings, second: &Ratings, from_first: &[bool]) -> Option<Ratings> {
+        let n_first = from_first.iter().filter(|&&f| f).count();
+        if n_first != first.len() || from_first.len() - n_first != second.len() {
+            return None;
+        }
+        let within =
+            second.users.len() <= first.users.len() && second.items.len() <= first.items.len();
+        if !within {
+            return None;
+        }
+        let mut out = first.select_n(std::iter::empty(), from_first.len());
+        let (mut a, mut b) = (0, 0);
+        for &take_first in from_first {
+            let (part, k) = if take_first {
+                a += 1;
+                (first, a - 1)
+            } else {
+                b += 1;
+                (second, b - 1)
+            };
+            out.push_indexed(part.user_idx[k], part.item_idx[k], part.values[k]);
+        }
+        Some(out)
+    }
+
     /// Number of ratings.
     pub fn len(&self) -> usize {
         self.values.len()
@@ -285,6 +329,29 @@ mod tests {
         assert!((s.density - 1.0).abs() < 1e-12);
         assert_eq!(part.n_users(), 2, "maps are shared with the parent table");
         assert_eq!(all.items_of_user(0), vec![0, 1]);
+    }
+
+    #[test]
+    fn interleaving_the_parts_of_a_mask_gives_the_table_back() {
+        let mut all = Ratings::default();
+        for k in 0..50 {
+            all.push(&(k % 7).to_string(), &(k % 11).to_string(), k as f32);
+        }
+        let mask: Vec<bool> = (0..50).map(|k| (k * 7919) % 5 < 3).collect();
+        let first = all.select_n((0..50).filter(|&r| mask[r]), 30);
+        let second = all.select((0..50).filter(|&r| !mask[r]));
+        let back = Ratings::interleave(&first, &second, &mask).unwrap();
+        assert_eq!(back.user_indices(), all.user_indices());
+        assert_eq!(back.item_indices(), all.item_indices());
+        assert_eq!(back.values(), all.values());
+        assert_eq!((back.n_users(), back.n_items()), (7, 11));
+        // Parts swapped, or a mask that takes one rating too many from a part: refused.
+        assert!(Ratings::interleave(&second, &first, &mask).is_none());
+        let mut off = mask.clone();
+        let k = off.iter().position(|&f| !f).unwrap();
+        off[k] = true;
+        assert!(Ratings::interleave(&first, &second, &off).is_none());
+        assert!(Ratings::interleave(&first, &second, &mask[1..]).is_none());
     }
 
     #[test]

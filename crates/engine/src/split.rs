@@ -12,6 +12,17 @@ pub enum SplitError {
     /// The training fraction must lie strictly between 0 and 1.
     #[error("the training fraction must be between 0 and 1 (exclusive), got {0}")]
     BadFraction(f64),
+    /// Parts given to [`rejoin`] do not have the sizes this split gives their total.
+    #[error(
+        "{train} training and {test} test ratings are not the parts this split makes of {} ratings",
+        train + test
+    )]
+    NotTheseParts {
+        /// Ratings in the training part given.
+        train: usize,
+        /// Ratings in the test part given.
+        test: usize,
+    },
 }
 
 /// Splits ratings at random into a training part holding about `train_fraction` of them and a
@@ -25,13 +36,45 @@ pub fn random_split(
     if !(train_fraction > 0.0 && train_fraction < 1.0) {
         return Err(SplitError::BadFraction(train_fraction));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let in_train: Vec<bool> = (0..ratings.len())
-        .map(|_| rng.random::<f64>() < train_fraction)
-        .collect();
-    let train = ratings.select((0..ratings.len()).filter(|&r| in_train[r]));
-    let test = ratings.select((0..ratings.len()).filter(|&r| !in_train[r]));
+    let in_train = draws(ratings.len(), train_fraction, seed);
+    let n_train = in_train.iter().filter(|&&t| t).count();
+    let train = ratings.select_n((0..ratings.len()).filter(|&r| in_train[r]), n_train);
+    let test = ratings.select_n(
+        (0..ratings.len()).filter(|&r| !in_train[r]),
+        ratings.len() - n_train,
+    );
     Ok((train, test))
+}
+
+/// The table that [`random_split`] with `train_fraction` and `seed` cut into `train` and
+/// `test`, every rating back in its place: so a holder of the parts need not also keep the
+/// whole (a browser worker holding a 10M-rating file keeps one copy, not two), yet can split
+/// it again with another seed. Only the parts' sizes can be checked: parts of another split
+/// that happen to have the sizes of this one's give a table in another order.
+pub fn rejoin(
+    train: &Ratings,
+    test: &Ratings,
+    train_fraction: f64,
+    seed: u64,
+) -> Result<Ratings, SplitError> {
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
+        return Err(SplitError::BadFraction(train_fraction));
+    }
+    let n = train.len() + test.len();
+    Ratings::interleave(train, test, &draws(n, train_fraction, seed)).ok_or(
+        SplitError::NotTheseParts {
+            train: train.len(),
+            test: test.len(),
+        },
+    )
+}
+
+/// Each rating's draw: `true` for the training part.
+fn draws(n: usize, train_fraction: f64, seed: u64) -> Vec<bool> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| rng.random::<f64>() < train_fraction)
+        .collect()
 }
 
 #[cfg(test)]
@@ -61,6 +104,29 @@ mod tests {
         assert_eq!(again.user_indices(), train.user_indices());
         let (other, _) = random_split(&r, 0.8, 8).unwrap();
         assert_ne!(other.user_indices(), train.user_indices());
+    }
+
+    #[test]
+    fn rejoining_the_parts_gives_the_table_back() {
+        let r = table(5_000);
+        for seed in [1, 7, 42] {
+            let (train, test) = random_split(&r, 0.8, seed).unwrap();
+            let back = rejoin(&train, &test, 0.8, seed).unwrap();
+            assert_eq!(back.user_indices(), r.user_indices());
+            assert_eq!(back.item_indices(), r.item_indices());
+            assert_eq!(back.values(), r.values());
+        }
+        // Parts of another split (another seed, or fraction) do not fit these draws.
+        let (train, test) = random_split(&r, 0.8, 7).unwrap();
+        assert_eq!(
+            rejoin(&train, &test, 0.8, 8).unwrap_err(),
+            SplitError::NotTheseParts {
+                train: train.len(),
+                test: test.len()
+            }
+        );
+        assert!(rejoin(&train, &test, 0.7, 7).is_err());
+        assert!(rejoin(&train, &test, 1.0, 7).is_err());
     }
 
     #[test]
