@@ -133,12 +133,9 @@ impl FoldAssignment {
                 given: ratings.len(),
             });
         }
-        let n = ratings.len();
-        let in_test = |r: &usize| self.fold_of[*r] as usize == fold;
-        let n_test = (0..n).filter(in_test).count();
-        let train = ratings.select_n((0..n).filter(|r| !in_test(r)), n - n_test);
-        let test = ratings.select_n((0..n).filter(in_test), n_test);
-        Ok((train, test))
+        let in_train = |r: usize| self.fold_of[r] as usize != fold;
+        let n_train = (0..ratings.len()).filter(|&r| in_train(r)).count();
+        Ok(ratings.partition(in_train, n_train))
     }
 }
 

@@ -86,18 +86,32 @@ impl Ratings {
         out
     }
 
-    /// A table with the same maps holding the ratings at `rows`, of which there are `n`:
-    /// [`Ratings::select`] with its columns allocated once (a column grown rating by rating
-    /// can take up to twice its size while it moves, which a worker's memory keeps).
-    pub fn select_n(&self, rows: impl IntoIterator<Item = usize>, n: usize) -> Ratings {
+    /// An empty table with this one's maps and room for `n` ratings: columns allocated once,
+    /// as a column grown rating by rating can take up to twice its size while it moves, which
+    /// a worker's memory keeps.
+    fn empty_like(&self, n: usize) -> Ratings {
         let mut out = Ratings::with_maps(self.users.clone(), self.items.clone());
         out.user_idx.reserve_exact(n);
         out.item_idx.reserve_exact(n);
         out.values.reserve_exact(n);
-        for r in rows {
-            out.push_indexed(self.user_idx[r], self.item_idx[r], self.values[r]);
-        }
         out
+    }
+
+    /// The table cut in two in one pass: the ratings `r` with `in_first(r)`, of which there
+    /// are `n_first`, and the others, each part in the table's order with the table's maps.
+    pub fn partition(
+        &self,
+        in_first: impl Fn(usize) -> bool,
+        n_first: usize,
+    ) -> (Ratings, Ratings) {
+        let n_second = self.len().saturating_sub(n_first);
+        let mut first = self.empty_like(n_first);
+        let mut second = self.empty_like(n_second);
+        for r in 0..self.len() {
+            let part = if in_first(r) { &mut first } else { &mut second };
+            part.push_indexed(self.user_idx[r], self.item_idx[r], self.values[r]);
+        }
+        (first, second)
     }
 
     /// The table whose `r`-th rating is the next unused one of `first` when `from_first[r]`,
@@ -115,7 +129,7 @@ impl Ratings {
         if !within {
             return None;
         }
-        let mut out = first.select_n(std::iter::empty(), from_first.len());
+        let mut out = first.empty_like(from_first.len());
         let (mut a, mut b) = (0, 0);
         for &take_first in from_first {
             let (part, k) = if take_first {
@@ -338,8 +352,13 @@ mod tests {
             all.push(&(k % 7).to_string(), &(k % 11).to_string(), k as f32);
         }
         let mask: Vec<bool> = (0..50).map(|k| (k * 7919) % 5 < 3).collect();
-        let first = all.select_n((0..50).filter(|&r| mask[r]), 30);
-        let second = all.select((0..50).filter(|&r| !mask[r]));
+        let n_first = mask.iter().filter(|&&f| f).count();
+        let (first, second) = all.partition(|r| mask[r], n_first);
+        assert_eq!(first.len(), n_first);
+        assert_eq!(
+            first.values()[0],
+            all.values()[mask.iter().position(|&f| f).unwrap()]
+        );
         let back = Ratings::interleave(&first, &second, &mask).unwrap();
         assert_eq!(back.user_indices(), all.user_indices());
         assert_eq!(back.item_indices(), all.item_indices());

@@ -38,12 +38,7 @@ pub fn random_split(
     }
     let in_train = draws(ratings.len(), train_fraction, seed);
     let n_train = in_train.iter().filter(|&&t| t).count();
-    let train = ratings.select_n((0..ratings.len()).filter(|&r| in_train[r]), n_train);
-    let test = ratings.select_n(
-        (0..ratings.len()).filter(|&r| !in_train[r]),
-        ratings.len() - n_train,
-    );
-    Ok((train, test))
+    Ok(ratings.partition(|r| in_train[r], n_train))
 }
 
 /// The table that [`random_split`] with `train_fraction` and `seed` cut into `train` and
