@@ -256,6 +256,7 @@ pub fn read_in_worker(
         buffer.resize(bytes.length() as usize, 0);
         bytes.copy_to(&mut buffer);
         stream.push(&buffer).map_err(|e| e.to_string())?;
+        stream.expect_bytes(total as u64);
         offset = end;
         post(&wire::from_worker_packet(&FromWorker::ReadProgress {
             bytes_read: offset,

@@ -247,19 +247,35 @@ impl Ratings {
     /// Rows keep their order; the id maps are unchanged.
     pub fn keep_last(&self) -> (Ratings, Duplicates) {
         let dups = self.duplicates();
-        if dups.superseded.is_empty() {
-            return (self.clone(), dups);
+        (self.clone().without_rows(&dups.superseded), dups)
+    }
+
+    /// The table without the ratings at `rows` (ascending, as [`Duplicates::superseded`]),
+    /// removed in place: a table no longer needed whole is not copied (a browser worker that
+    /// read a 10M-rating file held it twice for this).
+    pub fn without_rows(mut self, rows: &[usize]) -> Ratings {
+        if !rows.is_empty() {
+            retain_rows(&mut self.user_idx, rows);
+            retain_rows(&mut self.item_idx, rows);
+            retain_rows(&mut self.values, rows);
         }
-        let mut drop = dups.superseded.iter().copied().peekable();
-        let kept = (0..self.len()).filter(|&r| {
-            if drop.peek() == Some(&r) {
-                drop.next();
-                false
-            } else {
-                true
-            }
-        });
-        (self.select(kept), dups)
+        self
+    }
+
+    /// Makes room for `additional` more ratings, exactly: for a reader that knows about how
+    /// many are coming (a column left to double can hold up to twice what it needs).
+    pub fn reserve(&mut self, additional: usize) {
+        self.user_idx.reserve_exact(additional);
+        self.item_idx.reserve_exact(additional);
+        self.values.reserve_exact(additional);
+    }
+
+    /// How many ratings the columns have room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.user_idx
+            .capacity()
+            .min(self.item_idx.capacity())
+            .min(self.values.capacity())
     }
 
     /// A summary a person can read: counts, density and the rating scale.
@@ -295,6 +311,20 @@ impl Ratings {
             },
         }
     }
+}
+
+/// Keeps the entries of `column` whose positions are not in `rows` (ascending).
+fn retain_rows<T>(column: &mut Vec<T>, rows: &[usize]) {
+    let mut drop = rows.iter().copied().peekable();
+    let mut r = 0;
+    column.retain(|_| {
+        let dropped = drop.peek() == Some(&r);
+        if dropped {
+            drop.next();
+        }
+        r += 1;
+        !dropped
+    });
 }
 
 /// Repeated (user, item) pairs found by [`Ratings::duplicates`]; rows count from 0.
