@@ -62,7 +62,7 @@ enum Held {
 struct WorkerState {
     data: Option<(u64, Held)>,
     /// (train fraction bits, seed, k) → how the holdout's training part is dealt into folds.
-    folds: Option<((u64, u64, usize), FoldAssignment)>,
+    dealt: Option<((u64, u64, usize), FoldAssignment)>,
     /// (train fraction bits, seed, k, fold) → the pair of the fold in use: one at a time, as
     /// all `k` pairs would hold `k` copies of the training part.
     fold: Option<((u64, u64, usize, usize), Parts)>,
@@ -408,7 +408,7 @@ fn parts_of<'s>(
 ) -> Result<(&'s Ratings, &'s Ratings), String> {
     // Split borrows: the dataset is read while the cached splits are replaced.
     let WorkerState {
-        data, folds, fold, ..
+        data, dealt, fold, ..
     } = state;
     let held = match data {
         Some((id, held)) if *id == job.data_id => held,
@@ -427,7 +427,7 @@ fn parts_of<'s>(
     };
     let key = (train_fraction.to_bits(), seed);
     if !matches!(held, Held::Split { key: k, .. } if *k == key) {
-        *folds = None;
+        *dealt = None;
         *fold = None;
         resplit(held, key)?;
     }
@@ -443,20 +443,20 @@ fn parts_of<'s>(
         SplitSpec::Holdout { .. } => (holdout_train, holdout_test),
         SplitSpec::Fold { k, fold: f, .. } => {
             let dealt_key = (key.0, key.1, k);
-            if !matches!(folds, Some((d, _)) if *d == dealt_key) {
+            if !matches!(dealt, Some((d, _)) if *d == dealt_key) {
                 *fold = None;
-                let dealt =
+                let folds =
                     FoldAssignment::new(holdout_train, k, seed).map_err(|e| e.to_string())?;
-                *folds = Some((dealt_key, dealt));
+                *dealt = Some((dealt_key, folds));
             }
-            let Some((_, dealt)) = &*folds else {
+            let Some((_, folds)) = &*dealt else {
                 return Err("the folds were not kept".into());
             };
             let pair_key = (key.0, key.1, k, f);
             if !matches!(fold, Some((p, _)) if *p == pair_key) {
                 // The old pair goes before the new one is built: one pair at a time.
                 *fold = None;
-                let pair = dealt.parts(holdout_train, f).map_err(|e| e.to_string())?;
+                let pair = folds.parts(holdout_train, f).map_err(|e| e.to_string())?;
                 *fold = Some((pair_key, pair));
             }
             let Some((_, (t, v))) = &*fold else {

@@ -133,9 +133,7 @@ impl FoldAssignment {
                 given: ratings.len(),
             });
         }
-        let in_train = |r: usize| self.fold_of[r] as usize != fold;
-        let n_train = (0..ratings.len()).filter(|&r| in_train(r)).count();
-        Ok(ratings.partition(in_train, n_train))
+        Ok(ratings.partition(|r| self.fold_of[r] as usize != fold))
     }
 }
 

@@ -47,26 +47,21 @@ impl IdMap {
 
     /// The index of `id`, adding it when it is new.
     pub fn intern(&mut self, id: &str) -> u32 {
-        // A shared map is copied only for an id it lacks.
-        if Arc::get_mut(&mut self.inner).is_none() {
-            if let Some(idx) = self.get(id) {
-                return idx;
-            }
+        let h = hash(id);
+        // Looked up first: a known id (most of a file's) needs no write access, so a map
+        // shared with its clones is copied only for an id it lacks.
+        if let Some(&idx) = self
+            .inner
+            .index
+            .find(h, |&k| self.inner.ids[k as usize] == id)
+        {
+            return idx;
         }
         let Ids { ids, index } = Arc::make_mut(&mut self.inner);
-        match index.entry(
-            hash(id),
-            |&k| ids[k as usize] == id,
-            |&k| hash(&ids[k as usize]),
-        ) {
-            Entry::Occupied(slot) => *slot.get(),
-            Entry::Vacant(slot) => {
-                let idx = u32::try_from(ids.len()).expect("more than u32::MAX distinct ids");
-                slot.insert(idx);
-                ids.push(id.to_owned());
-                idx
-            }
-        }
+        let idx = u32::try_from(ids.len()).expect("more than u32::MAX distinct ids");
+        index.insert_unique(h, idx, |&k| hash(&ids[k as usize]));
+        ids.push(id.to_owned());
+        idx
     }
 
     /// The index of `id`, if it is known.

@@ -97,16 +97,12 @@ impl Ratings {
         out
     }
 
-    /// The table cut in two in one pass: the ratings `r` with `in_first(r)`, of which there
-    /// are `n_first`, and the others, each part in the table's order with the table's maps.
-    pub fn partition(
-        &self,
-        in_first: impl Fn(usize) -> bool,
-        n_first: usize,
-    ) -> (Ratings, Ratings) {
-        let n_second = self.len().saturating_sub(n_first);
+    /// The table cut in two: the ratings `r` with `in_first(r)`, and the others, each part in
+    /// the table's order with the table's maps (and its columns allocated once).
+    pub fn partition(&self, in_first: impl Fn(usize) -> bool) -> (Ratings, Ratings) {
+        let n_first = (0..self.len()).filter(|&r| in_first(r)).count();
         let mut first = self.empty_like(n_first);
-        let mut second = self.empty_like(n_second);
+        let mut second = self.empty_like(self.len() - n_first);
         for r in 0..self.len() {
             let part = if in_first(r) { &mut first } else { &mut second };
             part.push_indexed(self.user_idx[r], self.item_idx[r], self.values[r]);
@@ -130,16 +126,13 @@ impl Ratings {
             return None;
         }
         let mut out = first.empty_like(from_first.len());
-        let (mut a, mut b) = (0, 0);
+        let (mut a, mut b) = (first.iter(), second.iter());
         for &take_first in from_first {
-            let (part, k) = if take_first {
-                a += 1;
-                (first, a - 1)
-            } else {
-                b += 1;
-                (second, b - 1)
-            };
-            out.push_indexed(part.user_idx[k], part.item_idx[k], part.values[k]);
+            // The counts match, so neither part runs out.
+            let next = if take_first { a.next() } else { b.next() };
+            if let Some(r) = next {
+                out.push_indexed(r.user, r.item, r.value);
+            }
         }
         Some(out)
     }
@@ -383,7 +376,7 @@ mod tests {
         }
         let mask: Vec<bool> = (0..50).map(|k| (k * 7919) % 5 < 3).collect();
         let n_first = mask.iter().filter(|&&f| f).count();
-        let (first, second) = all.partition(|r| mask[r], n_first);
+        let (first, second) = all.partition(|r| mask[r]);
         assert_eq!(first.len(), n_first);
         assert_eq!(
             first.values()[0],

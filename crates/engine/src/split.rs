@@ -33,12 +33,8 @@ pub fn random_split(
     train_fraction: f64,
     seed: u64,
 ) -> Result<(Ratings, Ratings), SplitError> {
-    if !(train_fraction > 0.0 && train_fraction < 1.0) {
-        return Err(SplitError::BadFraction(train_fraction));
-    }
-    let in_train = draws(ratings.len(), train_fraction, seed);
-    let n_train = in_train.iter().filter(|&&t| t).count();
-    Ok(ratings.partition(|r| in_train[r], n_train))
+    let in_train = draws(ratings.len(), train_fraction, seed)?;
+    Ok(ratings.partition(|r| in_train[r]))
 }
 
 /// The table that [`random_split`] with `train_fraction` and `seed` cut into `train` and
@@ -52,11 +48,8 @@ pub fn rejoin(
     train_fraction: f64,
     seed: u64,
 ) -> Result<Ratings, SplitError> {
-    if !(train_fraction > 0.0 && train_fraction < 1.0) {
-        return Err(SplitError::BadFraction(train_fraction));
-    }
     let n = train.len() + test.len();
-    Ratings::interleave(train, test, &draws(n, train_fraction, seed)).ok_or(
+    Ratings::interleave(train, test, &draws(n, train_fraction, seed)?).ok_or(
         SplitError::NotTheseParts {
             train: train.len(),
             test: test.len(),
@@ -64,12 +57,15 @@ pub fn rejoin(
     )
 }
 
-/// Each rating's draw: `true` for the training part.
-fn draws(n: usize, train_fraction: f64, seed: u64) -> Vec<bool> {
+/// Each of `n` ratings' draw: `true` for the training part.
+fn draws(n: usize, train_fraction: f64, seed: u64) -> Result<Vec<bool>, SplitError> {
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
+        return Err(SplitError::BadFraction(train_fraction));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n)
+    Ok((0..n)
         .map(|_| rng.random::<f64>() < train_fraction)
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
