@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser benchmark (issue 5): builds the release site and the native CLI, then runs
-# bench/browser.mjs, which prints a markdown table of wasm-in-Chromium against native times.
+# bench/browser.mjs (or the script given as the first argument, as bench/browsers.sh does),
+# which prints a markdown table of wasm-in-Chromium against native times.
 # Needs ../shared/data/ml-100k (or $DATA); without it, prints SKIPPED and exits 0.
 #
 #   bench/browser.sh                          # dist in target/bench-dist
@@ -21,4 +22,4 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
   cargo build --release -q -p affinity-cli
   trunk build --release --dist "$AFFINITY_DIST"
 fi
-exec node bench/browser.mjs
+exec node "${1:-bench/browser.mjs}"

@@ -24,8 +24,16 @@ if [ "${AFFINITY_SKIP_BROWSER:-}" != 1 ] && { ! command -v chromium >/dev/null |
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
-  log "installing npm packages (binaryen's wasm-opt, playwright-core, axe-core)"
+# Firefox for tests/e2e/firefox.test.mjs (driven by puppeteer-core over WebDriver BiDi).
+if [ "${AFFINITY_SKIP_BROWSER:-}" != 1 ] && [ -z "${FIREFOX_PATH:-}" ] && ! command -v firefox-esr >/dev/null && ! command -v firefox >/dev/null; then
+  log "installing Debian's firefox-esr"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq firefox-esr >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/puppeteer-core ]; then
+  log "installing npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, axe-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

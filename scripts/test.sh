@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: native engine/CLI/app tests, then the built site in headless Chromium.
+# Runs every test: native engine/CLI/app tests, then the built site in headless Chromium and Firefox.
 # Installs whatever is missing first (scripts/setup.sh), so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +16,5 @@ cargo test --workspace
 echo "== building the site (trunk build --release)"
 trunk build --release
 
-echo "== end-to-end tests: the built site in headless Chromium"
+echo "== end-to-end tests: the built site in headless Chromium (and Firefox)"
 AFFINITY_DIST="$PWD/dist" node --test tests/e2e/

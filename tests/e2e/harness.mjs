@@ -418,11 +418,35 @@ export function plantedRatings({ seed = 20260517, nUsers = 400, nItems = 300, nR
 }
 
 /**
+ * Run in the page before its scripts (Playwright's `addInitScript`, Puppeteer's
+ * `evaluateOnNewDocument`): the export buttons hand an object URL to a download link; this
+ * keeps each Blob (`window.__e2eBlobs`, by URL) and each download asked for
+ * (`window.__e2eDownloads`: name, href) instead of saving a file.
+ */
+export function recordDownloads() {
+  window.__e2eBlobs = new Map();
+  window.__e2eDownloads = [];
+  const create = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (obj) => {
+    const url = create(obj);
+    window.__e2eBlobs.set(url, obj);
+    return url;
+  };
+  const click = HTMLAnchorElement.prototype.click;
+  HTMLAnchorElement.prototype.click = function () {
+    if (!this.hasAttribute('download')) return click.call(this);
+    window.__e2eDownloads.push({ name: this.download, href: this.href });
+    return undefined;
+  };
+}
+
+/**
  * One server for the built site and one browser, shared by a test file: returns `setup()`,
  * which starts both on first call (later calls get the same pair), and closes them after the
- * file's tests. A missing build makes every test fail with the reason, never a silent skip.
+ * file's tests. `launch` starts the browser (headless Chromium by default). A missing build
+ * makes every test fail with the reason, never a silent skip.
  */
-export function sharedSite() {
+export function sharedSite(launch = launchBrowser) {
   let shared;
   after(async () => {
     if (!shared) return;
@@ -438,7 +462,7 @@ export function sharedSite() {
     shared ??= (async () => {
       const server = await startServer(distDir());
       try {
-        return { server, browser: await launchBrowser() };
+        return { server, browser: await launch() };
       } catch (e) {
         await server.close();
         throw e;

@@ -19,6 +19,7 @@ import {
   testIdText,
   numbersIn,
   sharedSite,
+  recordDownloads,
 } from './harness.mjs';
 
 const WAIT = 120_000;
@@ -43,21 +44,7 @@ async function withTrainedDemo(t, name, body) {
   const rec = await openRecordedPage(browser, server.origin, { viewport: { width: 1280, height: 800 } });
   const { page, context } = rec;
   context.setDefaultTimeout(WAIT);
-  await page.addInitScript(() => {
-    window.__e2eBlobs = new Map();
-    window.__e2eDownloads = [];
-    const create = URL.createObjectURL.bind(URL);
-    URL.createObjectURL = (obj) => {
-      const url = create(obj);
-      window.__e2eBlobs.set(url, obj);
-      return url;
-    };
-    const click = HTMLAnchorElement.prototype.click;
-    HTMLAnchorElement.prototype.click = function () {
-      if (this.hasAttribute('download')) window.__e2eDownloads.push({ name: this.download, href: this.href });
-      return click.call(this);
-    };
-  });
+  await page.addInitScript(recordDownloads);
   const failFast = () => (rec.problems.pageErrors.length ? `uncaught error in the page: ${rec.problems.pageErrors[0]}` : null);
   const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, failFast, ...opts });
   const app = { page, rec, wait, t };

@@ -1,0 +1,142 @@
+// Chromium and Firefox side by side: the u.data fit of the issue's benchmark (rank 40,
+// maxIter 10, 80/20 split, seed 42) through the page in each browser, with 1 and 2 workers,
+// each page fit right after the native CLI's same fit, in one run.
+//
+//   bench/browsers.sh                      # builds the site and the CLI, then runs this
+//   AFFINITY_DIST=/tmp/dist AFFINITY_BIN=target/release/affinity node bench/browsers.mjs
+//
+// Both browsers are driven by puppeteer-core (Chromium over CDP, Firefox over WebDriver BiDi),
+// so the two pages are timed the same way: the page's own "Fitted in" time, as in
+// bench/browser.mjs, against `affinity eval --split 0.8`'s fit_seconds (1 thread pinned with
+// taskset for the 1-worker rows, all cores for the 2-worker rows). Prints a markdown table
+// on stdout. Env: DATA (MovieLens 100K directory; without it, SKIPPED and exit 0),
+// BENCH_REPEAT (fits per row, default 5), CHROMIUM_PATH, FIREFOX_PATH.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+import { REPO_ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, distDir, startServer } from '../tests/e2e/harness.mjs';
+
+const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
+const UDATA = path.join(DATA, 'u.data');
+const BIN = path.resolve(process.env.AFFINITY_BIN || path.join(REPO_ROOT, 'target', 'release', 'affinity'));
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT || 5));
+const FIREFOX_PATH = process.env.FIREFOX_PATH || ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p));
+const FORM = [['param-rank', '40'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']];
+const NATIVE_ARGS = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', '42', '--json'];
+const sel = (id) => `[data-testid="${id}"]`;
+const log = (...a) => console.error('[browsers]', ...a);
+
+if (!existsSync(UDATA)) {
+  console.error(`SKIPPED: MovieLens 100K not found at ${DATA} (set DATA to its directory).`);
+  process.exit(0);
+}
+for (const [what, p] of [['Chromium', CHROMIUM_PATH], ['Firefox', FIREFOX_PATH], ['the CLI', BIN]]) {
+  if (!p || !existsSync(p)) throw new Error(`${what} not found (${p ?? 'set FIREFOX_PATH'}); scripts/setup.sh installs the browsers, cargo build --release -p affinity-cli the CLI.`);
+}
+
+/** The native fit's milliseconds: one thread pinned to core 0, or every core. */
+function nativeFitMs(threads) {
+  const out = threads === 1 ? execFileSync('taskset', ['-c', '0', BIN, ...NATIVE_ARGS], { encoding: 'utf8' }) : execFileSync(BIN, NATIVE_ARGS, { encoding: 'utf8' });
+  return JSON.parse(out).fit_seconds * 1000;
+}
+
+/** A page of `browser` with `workers` workers, u.data loaded and the form filled in. */
+async function openFitPage(browser, origin, workers) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(120_000);
+  await page.goto(`${origin}/?workers=${workers}`, { waitUntil: 'load' });
+  const input = await page.waitForSelector(sel('ratings-file'));
+  await input.uploadFile(UDATA);
+  await page.waitForFunction(() => /100,000/.test(document.querySelector('[data-testid="dataset-summary"]')?.innerText || ''), { polling: 100 });
+  const cv = await page.$(sel('cv-enabled'));
+  if (await cv.evaluate((e) => e.checked)) await cv.click();
+  const biases = await page.$(sel('param-biases'));
+  if (await biases.evaluate((e) => e.checked)) await biases.click();
+  for (const [id, value] of FORM) {
+    await page.$eval(sel(id), (e) => {
+      e.value = '';
+    });
+    await page.type(sel(id), value);
+  }
+  return page;
+}
+
+/**
+ * One fit through the page: its "Fitted in" milliseconds. A run clears the scores
+ * (test-rmse) when it starts and shows them when it ends; a MutationObserver sees both, even
+ * when the new hint reads the same as the last.
+ */
+async function pageFitMs(page) {
+  await page.evaluate(() => {
+    const rmse = () => document.querySelector('[data-testid="test-rmse"]');
+    const state = { cleared: !rmse(), done: false };
+    const obs = new MutationObserver(() => {
+      if (!rmse()) state.cleared = true;
+      else if (state.cleared) {
+        state.done = true;
+        obs.disconnect();
+      }
+    });
+    obs.observe(document.body, { childList: true, subtree: true, characterData: true });
+    window.__fitState = state;
+  });
+  await page.click(sel('train'));
+  await page.waitForFunction(() => window.__fitState.done, { polling: 20 });
+  const hint = await page.$eval('.score .hint', (e) => e.innerText);
+  if (!/rank 40 /.test(hint)) throw new Error(`the page fitted another job: ${hint}`);
+  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const server = await startServer(distDir());
+const browsers = {
+  Chromium: await puppeteer.launch({ browser: 'chrome', executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }),
+  Firefox: await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi' }),
+};
+const versions = {};
+for (const [name, b] of Object.entries(browsers)) versions[name] = await b.version();
+const rows = [];
+try {
+  for (const workers of [1, 2]) {
+    const pages = {};
+    for (const [name, b] of Object.entries(browsers)) pages[name] = await openFitPage(b, server.origin, workers);
+    const runs = Object.fromEntries(Object.keys(pages).map((n) => [n, { page: [], native: [] }]));
+    // One warm-up fit per page (compiles the worker's optimised code), not counted.
+    for (const page of Object.values(pages)) await pageFitMs(page);
+    for (let i = 0; i < REPEAT; i++) {
+      // The browsers take turns, so a noisy minute does not fall on one side only.
+      for (const [name, page] of Object.entries(pages)) {
+        runs[name].native.push(nativeFitMs(workers));
+        runs[name].page.push(await pageFitMs(page));
+      }
+    }
+    for (const [name, r] of Object.entries(runs)) {
+      const paired = r.page.map((p, i) => p / r.native[i]);
+      rows.push({ name, workers, ...r, best: Math.min(...r.page), nativeBest: Math.min(...r.native), pairedMedian: median(paired) });
+      log(`${name}, ${workers} worker(s): page ${r.page.map(Math.round).join(', ')} ms; native ${r.native.map(Math.round).join(', ')} ms`);
+    }
+    for (const page of Object.values(pages)) await page.close();
+  }
+} finally {
+  for (const b of Object.values(browsers)) await b.close().catch(() => {});
+  await server.close();
+}
+
+const load = os.loadavg()[0].toFixed(2);
+console.log(`u.data fit (rank 40, maxIter 10, 80/20, seed 42) in two browsers, ${new Date().toISOString()}; ${os.cpus().length} cores, load average ${load} at the end; ${versions.Chromium}, ${versions.Firefox}. Best of ${REPEAT} (median).`);
+console.log('');
+console.log('| browser | workers (native threads) | page | native CLI | best-of ratio | median of paired ratios |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  const ms = (xs, best) => `${Math.round(best)} ms (${Math.round(median(xs))})`;
+  console.log(`| ${r.name} | ${r.workers} | ${ms(r.page, r.best)} | ${ms(r.native, r.nativeBest)} | ${(r.best / r.nativeBest).toFixed(2)} | ${r.pairedMedian.toFixed(2)} |`);
+}
