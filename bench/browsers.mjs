@@ -11,9 +11,15 @@
 // taskset for the 1-worker rows, all cores for the 2-worker rows). Prints a markdown table
 // on stdout. Env: DATA (MovieLens 100K directory; without it, SKIPPED and exit 0),
 // BENCH_REPEAT (fits per row, default 5), CHROMIUM_PATH, FIREFOX_PATH.
+//
+// BENCH_SIZES (e.g. 10000000; default none) adds, per size, a synthetic file of that many
+// ratings (`affinity gen`, cached where bench/browser.mjs keeps them: BENCH_WORK, default
+// <tmp>/affinity-bench) loaded, trained (rank 20, maxIter 10, all workers) and recommended
+// from in a fresh instance of each browser, with the largest peak resident memory (VmHWM) of
+// any of the browser's processes: the process of the page and its workers.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -27,6 +33,8 @@ const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT || 5));
 const FIREFOX_PATH = process.env.FIREFOX_PATH || ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p));
 const FORM = [['param-rank', '40'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']];
 const NATIVE_ARGS = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', '42', '--json'];
+const SIZES = (process.env.BENCH_SIZES ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+const WORK = path.resolve(process.env.BENCH_WORK || path.join(os.tmpdir(), 'affinity-bench'));
 const sel = (id) => `[data-testid="${id}"]`;
 const log = (...a) => console.error('[browsers]', ...a);
 
@@ -97,11 +105,100 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const server = await startServer(distDir());
-const browsers = {
-  Chromium: await puppeteer.launch({ browser: 'chrome', executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }),
-  Firefox: await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi' }),
+/** `affinity gen` of `n` ratings, named and shaped as bench/browser.mjs makes them (cached). */
+function syntheticFile(n) {
+  mkdirSync(WORK, { recursive: true });
+  const users = Math.max(943, Math.floor(n / 106));
+  const items = Math.max(1682, Math.floor(n / 60));
+  const file = path.join(WORK, `synth-${n}-u${users}-i${items}-s42.csv`);
+  if (!existsSync(file)) {
+    log(`affinity gen ${n} ratings -> ${file}`);
+    execFileSync(BIN, ['gen', '--users', users, '--items', items, '--ratings', n, '--seed', 42, '--out', file].map(String));
+  }
+  return file;
+}
+
+/** The largest VmHWM (MiB) of `rootPid` and its descendants. */
+function peakProcessMiB(rootPid) {
+  const parent = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      // The parent pid is the 4th field of /proc/<pid>/stat, after the (parenthesised) name.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(Number(pid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const inTree = (pid) => {
+    for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === rootPid) return true;
+    return false;
+  };
+  let peak = 0;
+  for (const pid of parent.keys()) {
+    if (!inTree(pid)) continue;
+    try {
+      const kib = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m)?.[1] ?? 0);
+      peak = Math.max(peak, kib / 1024);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return peak;
+}
+
+/** Load, train and recommend on `file` (n ratings) in a fresh `launch()`ed browser. */
+async function bigJob(launch, file, n) {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30 * 60_000);
+    await page.goto(`${server.origin}/`, { waitUntil: 'load' });
+    const input = await page.waitForSelector(sel('ratings-file'));
+    let t = Date.now();
+    await input.uploadFile(file);
+    await page.waitForFunction(
+      (n) => new RegExp(`Ratings\\s*${n}\\b`).test((document.querySelector('[data-testid="dataset-summary"]')?.innerText || '').replace(/,/g, '')),
+      { polling: 100 },
+      n,
+    );
+    const loadMs = Date.now() - t;
+    const cv = await page.$(sel('cv-enabled'));
+    if (await cv.evaluate((e) => e.checked)) await cv.click();
+    for (const [id, value] of [['param-rank', '20'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']]) {
+      await page.$eval(sel(id), (e) => {
+        e.value = '';
+      });
+      await page.type(sel(id), value);
+    }
+    t = Date.now();
+    await page.click(sel('train'));
+    await page.waitForFunction(() => /Fitted in/.test(document.querySelector('.score .hint')?.innerText || ''), { polling: 100 });
+    const trainMs = Date.now() - t;
+    const hint = await page.$eval('.score .hint', (e) => e.innerText);
+    const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
+    const fitMs = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+    const rmse = await page.$eval(sel('test-rmse'), (e) => e.innerText.replace(/\s+/g, ' '));
+    // Saving the model is part of training: wait for the library to list it.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="library-row"][data-kind="model"]').length > 0, { polling: 100 });
+    t = Date.now();
+    await page.type(sel('user-id'), '1');
+    await page.click(sel('recommend'));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="rec-row"]').length === 10, { polling: 20 });
+    const recommendMs = Date.now() - t;
+    return { loadMs, trainMs, fitMs, recommendMs, rmse, peakMiB: peakProcessMiB(browser.process().pid) };
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+const launchers = {
+  Chromium: () => puppeteer.launch({ browser: 'chrome', executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, protocolTimeout: 30 * 60_000 }),
+  Firefox: () => puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi', protocolTimeout: 30 * 60_000 }),
 };
+const server = await startServer(distDir());
+const browsers = {};
+for (const [name, launch] of Object.entries(launchers)) browsers[name] = await launch();
 const versions = {};
 for (const [name, b] of Object.entries(browsers)) versions[name] = await b.version();
 const rows = [];
@@ -128,6 +225,17 @@ try {
   }
 } finally {
   for (const b of Object.values(browsers)) await b.close().catch(() => {});
+}
+const bigRows = [];
+try {
+  for (const n of SIZES) {
+    const file = syntheticFile(n);
+    for (const [name, launch] of Object.entries(launchers)) {
+      log(`${name}: ${n} ratings`);
+      bigRows.push({ name, n, ...(await bigJob(launch, file, n)) });
+    }
+  }
+} finally {
   await server.close();
 }
 
@@ -139,4 +247,13 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const ms = (xs, best) => `${Math.round(best)} ms (${Math.round(median(xs))})`;
   console.log(`| ${r.name} | ${r.workers} | ${ms(r.page, r.best)} | ${ms(r.native, r.nativeBest)} | ${(r.best / r.nativeBest).toFixed(2)} | ${r.pairedMedian.toFixed(2)} |`);
+}
+if (bigRows.length) {
+  console.log('');
+  console.log('| browser | ratings | load | train (fit alone) | 10 recommendations | test RMSE | peak of one browser process |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  for (const r of bigRows) {
+    console.log(`| ${r.name} | ${r.n.toLocaleString('en-US')} | ${sec(r.loadMs)} | ${sec(r.trainMs)} (${sec(r.fitMs)}) | ${r.recommendMs} ms | ${r.rmse.replace(/^Test RMSE\s*/, '')} | ${Math.round(r.peakMiB).toLocaleString('en-US')} MiB |`);
+  }
 }
