@@ -38,8 +38,8 @@ const setup = sharedSite(launchFirefox);
 
 /**
  * A new page that records uncaught errors, console errors and requests to other origins
- * (as far as WebDriver BiDi reports them: the page's own requests; the workers' go to the
- * same local server, whose log the tests read).
+ * (as far as WebDriver BiDi reports them: the page's and its training workers' requests,
+ * not the service worker's).
  */
 async function openPage(browser, origin) {
   const context = await browser.createBrowserContext();
@@ -132,6 +132,8 @@ test('Firefox: the demo trains with cross-validation on the worker pool, recomme
     assert.ok(rows.length >= 2, `the grid table lists its points: ${rows.join(' | ')} (plan: ${plan})`);
     assert.equal(rows.filter((r) => /chosen/.test(r)).length, 1, `one chosen grid point: ${rows.join(' | ')}`);
     assert.deepEqual(workerWasm(server, from), ['worker_relaxed_bg.wasm'], 'Firefox loads the build with relaxed SIMD');
+    // The recorder also sees what the workers fetch: 'no request elsewhere' covers them too.
+    assert.ok(requests.some((u) => u.endsWith('/worker_relaxed_bg.wasm')), `the workers' requests are recorded: ${requests.join(', ')}`);
 
     await page.type(sel('user-id'), '1');
     await page.click(sel('recommend'));
