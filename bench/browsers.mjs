@@ -14,7 +14,7 @@
 //
 // BENCH_SIZES (e.g. 10000000; default none) adds, per size, a synthetic file of that many
 // ratings (`affinity gen`, cached where bench/browser.mjs keeps them: BENCH_WORK, default
-// <tmp>/affinity-bench) loaded, trained (rank 20, maxIter 10, all workers) and recommended
+// <tmp>/affinity-bench) loaded, trained (rank 20, maxIter 10, biases on, all workers) and recommended
 // from in a fresh instance of each browser, with the largest peak resident memory (VmHWM) of
 // any of the browser's processes: the process of the page and its workers.
 
@@ -25,12 +25,13 @@ import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 
 import { REPO_ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, distDir, startServer } from '../tests/e2e/harness.mjs';
+import { FIREFOX_PATH, launchFirefox, setChecked, fill } from '../tests/e2e/puppeteer.mjs';
 
 const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
 const UDATA = path.join(DATA, 'u.data');
 const BIN = path.resolve(process.env.AFFINITY_BIN || path.join(REPO_ROOT, 'target', 'release', 'affinity'));
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT || 5));
-const FIREFOX_PATH = process.env.FIREFOX_PATH || ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p));
+const BIG_FORM = [['param-rank', '20'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']];
 const FORM = [['param-rank', '40'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']];
 const NATIVE_ARGS = ['eval', '--ratings', UDATA, '--split', '0.8', '--rank', '40', '--max-iter', '10', '--reg-param', '0.1', '--seed', '42', '--json'];
 const SIZES = (process.env.BENCH_SIZES ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
@@ -52,24 +53,33 @@ function nativeFitMs(threads) {
   return JSON.parse(out).fit_seconds * 1000;
 }
 
+/** Loads `file` (`n` ratings) through the page's file input; resolves to the milliseconds until its summary shows. */
+async function loadFile(page, file, n) {
+  const input = await page.waitForSelector(sel('ratings-file'));
+  const t = Date.now();
+  await input.uploadFile(file);
+  await page.waitForFunction(
+    (n) => new RegExp(`Ratings\\s*${n}\\b`).test((document.querySelector('[data-testid="dataset-summary"]')?.innerText || '').replace(/,/g, '')),
+    { polling: 100 },
+    n,
+  );
+  return Date.now() - t;
+}
+
+/** Types `form` ([test id, value] pairs), cross-validation off, biases as `biases` says. */
+async function fillForm(page, form, biases) {
+  await setChecked(page, 'cv-enabled', false);
+  await setChecked(page, 'param-biases', biases);
+  for (const [id, value] of form) await fill(page, id, value);
+}
+
 /** A page of `browser` with `workers` workers, u.data loaded and the form filled in. */
 async function openFitPage(browser, origin, workers) {
   const page = await browser.newPage();
   page.setDefaultTimeout(120_000);
   await page.goto(`${origin}/?workers=${workers}`, { waitUntil: 'load' });
-  const input = await page.waitForSelector(sel('ratings-file'));
-  await input.uploadFile(UDATA);
-  await page.waitForFunction(() => /100,000/.test(document.querySelector('[data-testid="dataset-summary"]')?.innerText || ''), { polling: 100 });
-  const cv = await page.$(sel('cv-enabled'));
-  if (await cv.evaluate((e) => e.checked)) await cv.click();
-  const biases = await page.$(sel('param-biases'));
-  if (await biases.evaluate((e) => e.checked)) await biases.click();
-  for (const [id, value] of FORM) {
-    await page.$eval(sel(id), (e) => {
-      e.value = '';
-    });
-    await page.type(sel(id), value);
-  }
+  await loadFile(page, UDATA, 100_000);
+  await fillForm(page, FORM, false);
   return page;
 }
 
@@ -154,7 +164,8 @@ async function bigJob(launch, file, n) {
     const page = await browser.newPage();
     page.setDefaultTimeout(30 * 60_000);
     await page.goto(`${server.origin}/`, { waitUntil: 'load' });
-    const input = await page.waitForSelector(sel('ratings-file'));
+    // The app's own start is not part of loading the file.
+    await page.waitForSelector(sel('ratings-file'));
     // A 10 ms heartbeat on the page's thread: its longest gap is the longest the page was
     // unresponsive (the long-task API bench/browser.mjs uses is Chromium's alone).
     await page.evaluate(() => {
@@ -172,24 +183,11 @@ async function bigJob(launch, file, n) {
         window.__beat.longest = 0;
         return Math.round(longest);
       });
-    let t = Date.now();
-    await input.uploadFile(file);
-    await page.waitForFunction(
-      (n) => new RegExp(`Ratings\\s*${n}\\b`).test((document.querySelector('[data-testid="dataset-summary"]')?.innerText || '').replace(/,/g, '')),
-      { polling: 100 },
-      n,
-    );
-    const loadMs = Date.now() - t;
+    const loadMs = await loadFile(page, file, n);
     const loadGapMs = await longestGap();
-    const cv = await page.$(sel('cv-enabled'));
-    if (await cv.evaluate((e) => e.checked)) await cv.click();
-    for (const [id, value] of [['param-rank', '20'], ['param-max-iter', '10'], ['param-reg-param', '0.1'], ['param-split', '80'], ['param-seed', '42']]) {
-      await page.$eval(sel(id), (e) => {
-        e.value = '';
-      });
-      await page.type(sel(id), value);
-    }
-    t = Date.now();
+    // Biases on, the page's default (bench/browser.mjs's synthetic rows have them off).
+    await fillForm(page, BIG_FORM, true);
+    let t = Date.now();
     await page.click(sel('train'));
     await page.waitForFunction(() => /Fitted in/.test(document.querySelector('.score .hint')?.innerText || ''), { polling: 100 });
     const trainMs = Date.now() - t;
@@ -214,7 +212,7 @@ async function bigJob(launch, file, n) {
 
 const launchers = {
   Chromium: () => puppeteer.launch({ browser: 'chrome', executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, protocolTimeout: 30 * 60_000 }),
-  Firefox: () => puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi', protocolTimeout: 30 * 60_000 }),
+  Firefox: () => launchFirefox({ protocolTimeout: 30 * 60_000 }),
 };
 const server = await startServer(distDir());
 const browsers = {};

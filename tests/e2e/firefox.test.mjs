@@ -13,26 +13,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
 
 import { REPO_ROOT, sharedSite, isAllowedUrl, numbersIn, plantedRatings, recordDownloads } from './harness.mjs';
 import { JOBS, decodeModel, differences } from './model_parity.mjs';
+import { launchFirefox, setChecked, fill } from './puppeteer.mjs';
 
 const WAIT = 120_000;
 const sel = (id) => `[data-testid="${id}"]`;
-
-const FIREFOX_PATH = process.env.FIREFOX_PATH || ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p));
-
-/** Headless Firefox through WebDriver BiDi; fails with a clear message when there is none. */
-async function launchFirefox() {
-  if (!FIREFOX_PATH) {
-    throw new Error("No Firefox: install Debian's firefox-esr (apt-get install firefox-esr, as scripts/setup.sh does) or set FIREFOX_PATH.");
-  }
-  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi' });
-}
 
 const setup = sharedSite(launchFirefox);
 
@@ -89,18 +79,6 @@ async function until(page, what, probe, arg) {
 }
 
 const text = (page, id) => page.$eval(sel(id), (el) => el.innerText.replace(/\s+/g, ' ').trim()).catch(() => null);
-
-async function setChecked(page, id, on) {
-  const box = await page.$(sel(id));
-  if ((await box.evaluate((el) => el.checked)) !== on) await box.click();
-}
-
-async function fill(page, id, value) {
-  await page.$eval(sel(id), (el) => {
-    el.value = '';
-  });
-  await page.type(sel(id), value);
-}
 
 /** The worker builds whose wasm the server sent since log line `from`. */
 function workerWasm(server, from) {
