@@ -683,10 +683,17 @@ fn DataCharts() -> impl IntoView {
     }
 }
 
-/// What the reading status says: the share of the file read and the ratings so far.
+/// What the reading status says: the share of the file read and the ratings so far; once
+/// all of it is read, what is still being done (a file of tens of millions of ratings takes
+/// seconds more: the repeats, the summary, the copy kept for storage).
 fn read_status(progress: Option<ReadProgress>) -> String {
     match progress {
         None => "Reading the file…".to_owned(),
+        Some(p) if p.bytes_read >= p.total_bytes => format!(
+            "All {} read, {} ratings: looking for repeated ratings and summarising them…",
+            megabytes(p.total_bytes),
+            thousands(p.lines_read)
+        ),
         Some(p) => format!(
             "Reading the file in the background: {:.0}% of {}, {} ratings so far…",
             100.0 * p.bytes_read / p.total_bytes.max(1.0),

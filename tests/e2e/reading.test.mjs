@@ -103,6 +103,8 @@ test('a 600,000-rating file is read in a worker, slice by slice, with progress s
       if (reads.values[k] !== 0) assert.ok(reads.values[k] >= reads.values[k - 1] || reads.values[k - 1] === 1, `progress went back: ${reads.values}`);
     }
     assert.ok(reads.texts.some((s) => /Reading the file in the background: \d+% of [\d.]+ MB, [\d,]+ ratings so far/.test(s)), `status texts: ${reads.texts}`);
+    // Once the whole file is read, the status says what is still being done, and says it last.
+    assert.match(reads.texts.at(-1), /^All [\d.]+ MB read, [\d,]+ ratings: looking for repeated ratings and summarising them/, `status texts: ${reads.texts}`);
     assert.equal(await page.locator(sel('read-status')).isHidden(), true, 'the reading status is still shown after the read');
   });
 });

@@ -202,30 +202,54 @@ impl Ratings {
     /// The rows whose (user, item) pair appears again later in the table.
     ///
     /// Dropping [`Duplicates::superseded`] (as [`Ratings::keep_last`] does) leaves one rating
-    /// per pair, the last one: a later line of a file corrects an earlier one. Sorting a
-    /// permutation of the rows costs 4 bytes a rating, far less than a hash map of pairs.
+    /// per pair, the last one: a later line of a file corrects an earlier one.
+    ///
+    /// The rows are grouped by user (a counting sort, which keeps each group in row order),
+    /// then each user's few rows sorted by item in a small buffer. One sort of all the rows
+    /// by (user, item) looked up both through the row index, at random, and took three
+    /// times as long on ten million ratings. Four bytes a rating, far less than a hash map
+    /// of pairs.
     pub fn duplicates(&self) -> Duplicates {
-        let key = |r: u32| {
-            let r = r as usize;
-            (self.user_idx[r], self.item_idx[r], r)
-        };
-        // The row index breaks ties, so an unstable sort keeps each pair's rows in order.
-        let mut rows: Vec<u32> = (0..self.len() as u32).collect();
-        rows.sort_unstable_by_key(|&r| key(r));
+        let n_users = self.user_idx.iter().max().map_or(0, |&u| u as usize + 1);
+        // ends[u] becomes the end of user u's group, then (filling from the back) its start.
+        let mut ends = vec![0u32; n_users];
+        for &u in &self.user_idx {
+            ends[u as usize] += 1;
+        }
+        let mut sum = 0;
+        for e in &mut ends {
+            sum += *e;
+            *e = sum;
+        }
+        let mut rows = vec![0u32; self.len()];
+        for (r, &u) in self.user_idx.iter().enumerate().rev() {
+            let slot = &mut ends[u as usize];
+            *slot -= 1;
+            rows[*slot as usize] = r as u32;
+        }
         let mut superseded = Vec::new();
         let mut first_repeat: Option<(usize, usize)> = None;
-        for w in rows.windows(2) {
-            let (a, b) = (key(w[0]), key(w[1]));
-            if (a.0, a.1) == (b.0, b.1) {
-                superseded.push(a.2);
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (u, &start) in ends.iter().enumerate() {
+            let end = ends.get(u + 1).map_or(rows.len(), |&e| e as usize);
+            pairs.clear();
+            pairs.extend(
+                rows[start as usize..end]
+                    .iter()
+                    .map(|&r| (self.item_idx[r as usize], r)),
+            );
+            // (item, row): a pair's rows side by side, in row order.
+            pairs.sort_unstable();
+            for run in pairs
+                .chunk_by(|a, b| a.0 == b.0)
+                .filter(|run| run.len() > 1)
+            {
+                superseded.extend(run[..run.len() - 1].iter().map(|&(_, r)| r as usize));
                 // The first repeat of a pair is its second row; the earliest over all pairs
                 // is the one a person reading the file meets first.
-                let is_second = superseded.len() == 1 || {
-                    let prev = superseded[superseded.len() - 2];
-                    (self.user_idx[prev], self.item_idx[prev]) != (a.0, a.1)
-                };
-                if is_second && first_repeat.is_none_or(|(_, later)| b.2 < later) {
-                    first_repeat = Some((a.2, b.2));
+                let (first, second) = (run[0].1 as usize, run[1].1 as usize);
+                if first_repeat.is_none_or(|(_, later)| second < later) {
+                    first_repeat = Some((first, second));
                 }
             }
         }
@@ -419,6 +443,42 @@ mod tests {
         let (same, none) = kept.keep_last();
         assert_eq!(same.values(), kept.values());
         assert_eq!(none, Duplicates::default());
+    }
+
+    #[test]
+    fn duplicates_match_a_plain_count_of_each_pair() {
+        // Many repeats, some pairs three or more times, in a scrambled order.
+        let mut r = Ratings::default();
+        let mut x: u64 = 12345;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (u, i) = ((x >> 33) % 23, (x >> 45) % 41);
+            r.push(&format!("u{u}"), &format!("i{i}"), 1.0);
+        }
+        let mut rows_of: std::collections::HashMap<(u32, u32), Vec<usize>> = Default::default();
+        for (row, rating) in r.iter().enumerate() {
+            rows_of
+                .entry((rating.user, rating.item))
+                .or_default()
+                .push(row);
+        }
+        let mut superseded: Vec<usize> = rows_of
+            .values()
+            .flat_map(|rows| rows[..rows.len() - 1].iter().copied())
+            .collect();
+        superseded.sort_unstable();
+        let first_repeat = rows_of
+            .values()
+            .filter(|rows| rows.len() > 1)
+            .map(|rows| (rows[0], rows[1]))
+            .min_by_key(|&(_, second)| second);
+        let dups = r.duplicates();
+        assert!(superseded.len() > 3000 && rows_of.values().any(|rows| rows.len() > 3));
+        assert_eq!(dups.superseded, superseded);
+        assert_eq!(dups.first_repeat, first_repeat);
+        assert_eq!(Ratings::default().duplicates(), Duplicates::default());
     }
 
     #[test]
