@@ -21,7 +21,7 @@ use web_sys::{Blob, ErrorEvent, File, FileReaderSync, MessageEvent, Worker};
 
 use crate::facts::Facts;
 use crate::protocol::{FromWorker, ToWorker};
-use crate::storage::codec::{decode_ratings, encode_ratings};
+use crate::storage::codec::{decode_ratings, EncodedParts};
 use crate::wire::{self, Packet, ReadFile};
 
 /// Bytes per slice: small enough for frequent progress and little memory, large enough that
@@ -267,9 +267,15 @@ pub fn read_in_worker(
     let (ratings, report) = stream.finish().map_err(|e| e.to_string())?;
     // Worked out here rather than in the page, which would stop to do it.
     let facts = Facts::of(&ratings);
-    let encoded = encode_ratings(&ratings);
-    let parts = js_sys::Array::of1(&Uint8Array::from(&encoded[..]));
-    let encoded = web_sys::Blob::new_with_u8_array_sequence(&parts)
+    let encoded = EncodedParts::of(&ratings);
+    let views = js_sys::Array::new();
+    for part in encoded.parts() {
+        // SAFETY: a view of WebAssembly memory is valid until the memory grows, and nothing
+        // allocates between these views and the Blob, which copies them.
+        let view = unsafe { Uint8Array::view(part) };
+        views.push(&view);
+    }
+    let encoded = web_sys::Blob::new_with_u8_array_sequence(&views)
         .map_err(|e| format!("could not keep the file's ratings for storage: {e:?}"))?;
     Ok(wire::parsed_packet(
         &ratings,
