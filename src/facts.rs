@@ -31,9 +31,15 @@ pub const MOST_RATED: usize = 100;
 impl Facts {
     /// Works them out from `ratings`.
     pub fn of(ratings: &Ratings) -> Self {
+        Self::with_rated(ratings, RatedItems::from_ratings(ratings))
+    }
+
+    /// Works them out from `ratings`, whose items rated by each user are `rated` already
+    /// (as [`affinity_engine::parse_stream::RatingsStream::finish_with_rated`] gives them).
+    pub fn with_rated(ratings: &Ratings, rated: RatedItems) -> Self {
         Self {
             summary: ratings.summary(),
-            rated: RatedItems::from_ratings(ratings),
+            rated,
             rating_bins: rating_bins(ratings.values()),
             item_counts: item_counts(ratings.item_indices(), ratings.n_items()),
             most_rated: most_rated(ratings.item_indices(), ratings.n_items(), MOST_RATED),

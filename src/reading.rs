@@ -264,9 +264,9 @@ pub fn read_in_worker(
             lines_read: stream.lines_read(),
         }));
     }
-    let (ratings, report) = stream.finish().map_err(|e| e.to_string())?;
+    let (ratings, report, rated) = stream.finish_with_rated().map_err(|e| e.to_string())?;
     // Worked out here rather than in the page, which would stop to do it.
-    let facts = Facts::of(&ratings);
+    let facts = Facts::with_rated(&ratings, rated);
     let encoded = EncodedParts::of(&ratings);
     let views = js_sys::Array::new();
     for part in encoded.parts() {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::IdMap;
+use crate::serve::RatedItems;
 
 /// Ratings as three parallel columns of dense indices and values, plus the id maps that
 /// translate indices back to the ids of the file they came from.
@@ -210,7 +211,21 @@ impl Ratings {
     /// times as long on ten million ratings. Four bytes a rating, far less than a hash map
     /// of pairs.
     pub fn duplicates(&self) -> Duplicates {
-        let n_users = self.user_idx.iter().max().map_or(0, |&u| u as usize + 1);
+        self.group_pairs(false).0
+    }
+
+    /// [`Ratings::duplicates`], and the items each user rated as
+    /// [`RatedItems::from_ratings`] finds them in the table without the duplicates (the last
+    /// rating of each pair), from the same grouping of the rows: a reader that needs both
+    /// groups the rows once. Eight bytes a rating while it works.
+    pub fn duplicates_and_rated(&self) -> (Duplicates, RatedItems) {
+        let (dups, rated) = self.group_pairs(true);
+        (dups, rated.unwrap_or_default())
+    }
+
+    fn group_pairs(&self, want_rated: bool) -> (Duplicates, Option<RatedItems>) {
+        let max_user = self.user_idx.iter().max().map_or(0, |&u| u as usize + 1);
+        let n_users = self.n_users().max(max_user);
         // ends[u] becomes the end of user u's group, then (filling from the back) its start.
         let mut ends = vec![0u32; n_users];
         for &u in &self.user_idx {
@@ -221,43 +236,78 @@ impl Ratings {
             sum += *e;
             *e = sum;
         }
+        // By user: each row, and (wanted for the rated items) its item. Both are then
+        // overwritten, user by user, by the user's distinct items and the bits of their
+        // last ratings: never ahead of what is still to be read.
         let mut rows = vec![0u32; self.len()];
+        let mut items = if want_rated {
+            vec![0u32; self.len()]
+        } else {
+            Vec::new()
+        };
         for (r, &u) in self.user_idx.iter().enumerate().rev() {
             let slot = &mut ends[u as usize];
             *slot -= 1;
             rows[*slot as usize] = r as u32;
+            if want_rated {
+                items[*slot as usize] = self.item_idx[r];
+            }
         }
+        let mut offsets = Vec::with_capacity(if want_rated { n_users + 1 } else { 0 });
+        offsets.push(0);
+        let mut written = 0;
         let mut superseded = Vec::new();
         let mut first_repeat: Option<(usize, usize)> = None;
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for (u, &start) in ends.iter().enumerate() {
             let end = ends.get(u + 1).map_or(rows.len(), |&e| e as usize);
+            let group = start as usize..end;
             pairs.clear();
-            pairs.extend(
-                rows[start as usize..end]
-                    .iter()
-                    .map(|&r| (self.item_idx[r as usize], r)),
-            );
+            if want_rated {
+                pairs.extend(
+                    items[group.clone()]
+                        .iter()
+                        .copied()
+                        .zip(rows[group].iter().copied()),
+                );
+            } else {
+                pairs.extend(rows[group].iter().map(|&r| (self.item_idx[r as usize], r)));
+            }
             // (item, row): a pair's rows side by side, in row order.
             pairs.sort_unstable();
-            for run in pairs
-                .chunk_by(|a, b| a.0 == b.0)
-                .filter(|run| run.len() > 1)
-            {
-                superseded.extend(run[..run.len() - 1].iter().map(|&(_, r)| r as usize));
-                // The first repeat of a pair is its second row; the earliest over all pairs
-                // is the one a person reading the file meets first.
-                let (first, second) = (run[0].1 as usize, run[1].1 as usize);
-                if first_repeat.is_none_or(|(_, later)| second < later) {
-                    first_repeat = Some((first, second));
+            for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() > 1 {
+                    superseded.extend(run[..run.len() - 1].iter().map(|&(_, r)| r as usize));
+                    // The first repeat of a pair is its second row; the earliest over all
+                    // pairs is the one a person reading the file meets first.
+                    let (first, second) = (run[0].1 as usize, run[1].1 as usize);
+                    if first_repeat.is_none_or(|(_, later)| second < later) {
+                        first_repeat = Some((first, second));
+                    }
                 }
+                if want_rated {
+                    let (item, last) = run[run.len() - 1];
+                    items[written] = item;
+                    rows[written] = self.values[last as usize].to_bits();
+                    written += 1;
+                }
+            }
+            if want_rated {
+                offsets.push(written);
             }
         }
         superseded.sort_unstable();
-        Duplicates {
+        let dups = Duplicates {
             superseded,
             first_repeat,
+        };
+        if !want_rated {
+            return (dups, None);
         }
+        items.truncate(written);
+        rows.truncate(written);
+        let values = rows.into_iter().map(f32::from_bits).collect();
+        (dups, Some(RatedItems::from_grouped(offsets, items, values)))
     }
 
     /// The table with one rating per (user, item) pair, the last one, and what was dropped.
@@ -450,12 +500,16 @@ mod tests {
         // Many repeats, some pairs three or more times, in a scrambled order.
         let mut r = Ratings::default();
         let mut x: u64 = 12345;
-        for _ in 0..5000 {
+        for k in 0..5000 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let (u, i) = ((x >> 33) % 23, (x >> 45) % 41);
-            r.push(&format!("u{u}"), &format!("i{i}"), 1.0);
+            r.push(
+                &format!("u{u}"),
+                &format!("i{i}"),
+                (k % 9) as f32 * 0.5 + 1.0,
+            );
         }
         let mut rows_of: std::collections::HashMap<(u32, u32), Vec<usize>> = Default::default();
         for (row, rating) in r.iter().enumerate() {
@@ -479,6 +533,18 @@ mod tests {
         assert_eq!(dups.superseded, superseded);
         assert_eq!(dups.first_repeat, first_repeat);
         assert_eq!(Ratings::default().duplicates(), Duplicates::default());
+        // Grouped along: each user's items as the table without the duplicates has them,
+        // with the last rating of each pair.
+        let (same, rated) = r.duplicates_and_rated();
+        assert_eq!(same, dups);
+        let kept = r.clone().without_rows(&dups.superseded);
+        assert_eq!(rated.parts(), RatedItems::from_ratings(&kept).parts());
+        let (none, empty) = Ratings::default().duplicates_and_rated();
+        assert_eq!(none, Duplicates::default());
+        assert_eq!(
+            empty.parts(),
+            RatedItems::from_ratings(&Ratings::default()).parts()
+        );
     }
 
     #[test]

@@ -100,6 +100,17 @@ impl RatedItems {
         }
     }
 
+    /// The lists as [`Ratings::duplicates_and_rated`] builds them, sorted and without
+    /// repeats already.
+    pub(crate) fn from_grouped(offsets: Vec<usize>, items: Vec<u32>, values: Vec<f32>) -> Self {
+        debug_assert!(offsets.last() == Some(&items.len()) && values.len() == items.len());
+        Self {
+            offsets,
+            items,
+            values,
+        }
+    }
+
     /// The lists as stored: `offsets` (one per user and one past the last: user `u`'s items
     /// are `items[offsets[u]..offsets[u + 1]]`), the items and their ratings, for sending
     /// them elsewhere.
