@@ -3,7 +3,7 @@
 // wasm, whose `main` starts listening for jobs.
 importScripts("./worker-build.js");
 importScripts(`./${self.AFFINITY_WORKER}.js`);
-wasm_bindgen(`./${self.AFFINITY_WORKER}_bg.wasm`).catch((e) => {
+wasm_bindgen({ module_or_path: `./${self.AFFINITY_WORKER}_bg.wasm` }).catch((e) => {
   // A rejected promise does not fire the Worker's `error` event on the page; a thrown error
   // does, and tells the pool that this worker will never be ready.
   setTimeout(() => {

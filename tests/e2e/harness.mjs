@@ -187,7 +187,8 @@ export function isAllowedUrl(url, origin) {
 /**
  * Opens a fresh context and page and records everything that must not happen:
  * - pageerror (uncaught exceptions in the page) and weberror (any page of the context),
- * - console messages of type "error" (from the page or any of its workers),
+ * - console messages of type "error" (from the page or any of its workers), and warnings
+ *   printed by the app's own scripts (not the browser's remarks on the page's markup),
  * - failed requests,
  * - requests to anything but the local server (from the page, its workers, the context),
  * - local responses with an HTTP status >= 400 (a missing asset), except /favicon.ico.
@@ -199,6 +200,7 @@ export async function openRecordedPage(browser, origin, { viewport = { width: 12
   const problems = {
     pageErrors: [],
     consoleErrors: [],
+    consoleWarnings: [],
     failedRequests: [],
     externalRequests: [],
     badResponses: [],
@@ -228,8 +230,12 @@ export async function openRecordedPage(browser, origin, { viewport = { width: 12
   const onConsole = (msg) => {
     if (seenConsole.has(msg)) return;
     seenConsole.add(msg);
-    if (msg.type() !== 'error') return;
     const loc = msg.location();
+    if (msg.type() === 'warning' && /\.js$/.test(loc?.url ?? '')) {
+      problems.consoleWarnings.push(`${msg.text()} (${loc.url}:${loc.lineNumber})`);
+      return;
+    }
+    if (msg.type() !== 'error') return;
     const where = loc?.url ? ` (${loc.url}:${loc.lineNumber})` : '';
     const from = msg.worker?.() ? ` [worker ${msg.worker().url()}]` : '';
     // The same message can reach us through the page and through its worker.
