@@ -85,12 +85,12 @@ impl Key {
 
 /// Finds `id` (whose key is `key`) in `index`.
 fn find<'t>(index: &'t HashTable<Slot>, ids: &[String], id: &str, key: Key) -> Option<&'t Slot> {
-    let h = key.hash(id);
-    if key.is_whole() {
-        index.find(h, |s| s.key == key)
-    } else {
-        index.find(h, |s| s.key == key && ids[s.idx as usize] == id)
-    }
+    index.find(key.hash(id), holds(ids, id, key))
+}
+
+/// Whether a slot holds `id` (whose key is `key`): its key alone tells for a short id.
+fn holds<'a>(ids: &'a [String], id: &'a str, key: Key) -> impl Fn(&Slot) -> bool + 'a {
+    move |s| s.key == key && (key.is_whole() || ids[s.idx as usize] == id)
 }
 
 /// The hash of the id a slot holds, for the table's growth.
@@ -161,8 +161,9 @@ impl From<Vec<String>> for IdMap {
         for id in ids {
             let Ids { ids, index } = &mut map;
             let key = Key::of(&id);
-            let same = |s: &Slot| s.key == key && (key.is_whole() || ids[s.idx as usize] == id);
-            if let Entry::Vacant(slot) = index.entry(key.hash(&id), same, rehash(ids)) {
+            if let Entry::Vacant(slot) =
+                index.entry(key.hash(&id), holds(ids, &id, key), rehash(ids))
+            {
                 let idx = u32::try_from(ids.len()).expect("more than u32::MAX distinct ids");
                 slot.insert(Slot { key, idx });
                 ids.push(id);

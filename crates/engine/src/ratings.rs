@@ -236,43 +236,29 @@ impl Ratings {
             sum += *e;
             *e = sum;
         }
-        // By user: each row, and (wanted for the rated items) its item. Both are then
-        // overwritten, user by user, by the user's distinct items and the bits of their
-        // last ratings: never ahead of what is still to be read.
+        // Each row, by user. With the rated items wanted, the rows are then overwritten, user
+        // by user, by the bits of the last rating of each of the user's items: never ahead
+        // of the rows still to be read, and no third column of the table's length.
         let mut rows = vec![0u32; self.len()];
-        let mut items = if want_rated {
-            vec![0u32; self.len()]
-        } else {
-            Vec::new()
-        };
         for (r, &u) in self.user_idx.iter().enumerate().rev() {
             let slot = &mut ends[u as usize];
             *slot -= 1;
             rows[*slot as usize] = r as u32;
-            if want_rated {
-                items[*slot as usize] = self.item_idx[r];
-            }
         }
+        let mut items = Vec::with_capacity(if want_rated { self.len() } else { 0 });
         let mut offsets = Vec::with_capacity(if want_rated { n_users + 1 } else { 0 });
         offsets.push(0);
-        let mut written = 0;
         let mut superseded = Vec::new();
         let mut first_repeat: Option<(usize, usize)> = None;
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for (u, &start) in ends.iter().enumerate() {
             let end = ends.get(u + 1).map_or(rows.len(), |&e| e as usize);
-            let group = start as usize..end;
             pairs.clear();
-            if want_rated {
-                pairs.extend(
-                    items[group.clone()]
-                        .iter()
-                        .copied()
-                        .zip(rows[group].iter().copied()),
-                );
-            } else {
-                pairs.extend(rows[group].iter().map(|&r| (self.item_idx[r as usize], r)));
-            }
+            pairs.extend(
+                rows[start as usize..end]
+                    .iter()
+                    .map(|&r| (self.item_idx[r as usize], r)),
+            );
             // (item, row): a pair's rows side by side, in row order.
             pairs.sort_unstable();
             for run in pairs.chunk_by(|a, b| a.0 == b.0) {
@@ -287,13 +273,12 @@ impl Ratings {
                 }
                 if want_rated {
                     let (item, last) = run[run.len() - 1];
-                    items[written] = item;
-                    rows[written] = self.values[last as usize].to_bits();
-                    written += 1;
+                    rows[items.len()] = self.values[last as usize].to_bits();
+                    items.push(item);
                 }
             }
             if want_rated {
-                offsets.push(written);
+                offsets.push(items.len());
             }
         }
         superseded.sort_unstable();
@@ -304,8 +289,7 @@ impl Ratings {
         if !want_rated {
             return (dups, None);
         }
-        items.truncate(written);
-        rows.truncate(written);
+        rows.truncate(items.len());
         let values = rows.into_iter().map(f32::from_bits).collect();
         (dups, Some(RatedItems::from_grouped(offsets, items, values)))
     }
