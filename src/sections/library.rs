@@ -217,8 +217,8 @@ fn details(e: &Entry) -> String {
             if let Some(cv) = &r.cv {
                 s.push_str(&format!(" · {} grid points", cv.points.len()));
             }
-            if !r.detail.is_empty() {
-                s.push_str(&format!(" · {}", r.detail));
+            if let Some(d) = r.shown_detail() {
+                s.push_str(&format!(" · {d}"));
             }
             s
         }

@@ -126,6 +126,22 @@ pub struct RunEntry {
     pub model_id: Option<String>,
 }
 
+impl RunEntry {
+    /// The detail, when it still says something true: why the run failed, or what it was
+    /// doing when it was cancelled (both written as it ended). A running run's record is
+    /// written once, about a second after its start, with the progress of that moment; it is
+    /// not rewritten during the fit (the page's progress bar is live), so that text, and an
+    /// interrupted run's, is stale and not shown.
+    pub fn shown_detail(&self) -> Option<&str> {
+        match self.status {
+            RunStatus::Failed | RunStatus::Cancelled if !self.detail.is_empty() => {
+                Some(&self.detail)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The kinds of things stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Body {
@@ -321,6 +337,19 @@ mod tests {
                 model_id: None,
             }),
         }
+    }
+
+    #[test]
+    fn only_an_ended_runs_detail_is_shown() {
+        let detail = |status| match run(status).body {
+            Body::Run(r) => r.shown_detail().map(str::to_owned),
+            _ => unreachable!(),
+        };
+        assert_eq!(detail(RunStatus::Running), None);
+        assert_eq!(detail(RunStatus::Interrupted), None);
+        assert_eq!(detail(RunStatus::Done), None);
+        assert_eq!(detail(RunStatus::Cancelled).as_deref(), Some("fold 1 of 3"));
+        assert_eq!(detail(RunStatus::Failed).as_deref(), Some("fold 1 of 3"));
     }
 
     #[test]

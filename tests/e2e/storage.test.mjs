@@ -300,10 +300,16 @@ test('a run interrupted by a reload is shown as interrupted', { timeout: TEST_TI
     await page.locator(sel('cv-max-iters')).fill('20');
     await page.locator(sel('cv-folds')).fill('5');
     await page.locator(sel('train')).click();
-    await waitForLibrary(app, 'a running run', (rows) => rows.some((r) => r.kind === 'run' && /^running/.test(r.details)));
+    const running = await waitForLibrary(app, 'a running run', (rows) => rows.some((r) => r.kind === 'run' && /^running/.test(r.details)));
+    // The record is written once, a second into the run; the progress of that moment would be
+    // stale by now, so the row says only that it runs and how many fits it planned.
+    const runningRow = running.find((r) => r.kind === 'run').details;
+    assert.match(runningRow, /^running · \d+ fits$/, `the running run's row: ${runningRow}`);
     await page.reload();
     await app.mounted();
     const rows = await waitForLibrary(app, 'the run marked interrupted', (rs) => rs.some((r) => r.kind === 'run' && /^interrupted/.test(r.details)));
+    const interruptedRow = rows.find((r) => r.kind === 'run').details;
+    assert.match(interruptedRow, /^interrupted · \d+ fits$/, `the interrupted run's row: ${interruptedRow}`);
     assert.ok(!rows.some((r) => r.kind === 'model'), `a model was stored for an interrupted run: ${JSON.stringify(rows)}`);
     await shot(page, sel('library'), 'library-interrupted.png');
   });
