@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod charts;
+mod copy_in_tasks;
 mod encoding;
 mod facts;
 mod format;

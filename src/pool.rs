@@ -192,7 +192,7 @@ impl Pool {
     }
 
     /// Sends the current dataset to every ready, idle worker that lacks it, one worker at a
-    /// time and each column copied in a task of the page's event loop of its own. Copying
+    /// time, its columns copied a few megabytes per task of the page's event loop. Copying
     /// ten million ratings for two workers in the task of the click on Train stopped the
     /// page for about a quarter of a second, and one worker's three columns in one task up
     /// to 150 ms; sent ahead, while the visitor reads the page, the first job finds them

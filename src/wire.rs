@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::copy_in_tasks::{copy_in, copy_out, Column};
 use crate::facts::Facts;
 use crate::next_task::next_task;
 use crate::protocol::{FromWorker, ToWorker, TrainReport};
@@ -79,6 +80,18 @@ fn take_f32(message: &JsValue, key: &str) -> Result<Vec<f32>, String> {
         .map_err(|_| format!("field {key} is not a Float32Array"))
 }
 
+/// Field `key` of `message`, a typed array of `C`, copied into WebAssembly memory a few
+/// megabytes per task.
+async fn take_in_tasks<C: Column + JsCast>(
+    message: &JsValue,
+    key: &str,
+) -> Result<Vec<C::Elem>, String> {
+    let array = get(message, key)?
+        .dyn_into::<C>()
+        .map_err(|_| format!("field {key} is not a {}", std::any::type_name::<C>()))?;
+    Ok(copy_in(&array).await)
+}
+
 fn take_u8(message: &JsValue, key: &str) -> Result<Vec<u8>, String> {
     get(message, key)?
         .dyn_into::<Uint8Array>()
@@ -104,18 +117,14 @@ pub struct DataColumns {
 }
 
 impl DataColumns {
-    /// Copies the columns of `ratings`, one task each: at ten million ratings each takes
-    /// 40 to 60 ms, and all three in one task stopped the page for up to 150 ms per worker.
+    /// Copies the columns of `ratings`, a few megabytes per task ([`copy_in_tasks`]): all
+    /// three in one task stopped the page for up to 150 ms per worker at ten million ratings,
+    /// and one column per task still for 66 to 124 ms at times.
     pub async fn copy(ratings: &Ratings) -> Self {
-        let users = Uint32Array::from(ratings.user_indices());
-        next_task().await;
-        let items = Uint32Array::from(ratings.item_indices());
-        next_task().await;
-        let values = Float32Array::from(ratings.values());
         Self {
-            users,
-            items,
-            values,
+            users: copy_out(ratings.user_indices()).await,
+            items: copy_out(ratings.item_indices()).await,
+            values: copy_out(ratings.values()).await,
         }
     }
 
@@ -373,9 +382,9 @@ fn to_usizes(values: Vec<u32>) -> Vec<usize> {
 }
 
 /// Takes a read file out of the worker's [`FromWorker::Parsed`] message (its `summary` and
-/// `rating_bins` are in the header), one column per task of the page's event loop: each is
-/// tens of megabytes at ten million ratings, and taking them all in one task stopped the
-/// page for about half a second.
+/// `rating_bins` are in the header), a few megabytes per task of the page's event loop: each
+/// column is tens of megabytes at ten million ratings, and taking them all in one task
+/// stopped the page for about half a second.
 pub async fn take_read_file(
     message: &JsValue,
     summary: Summary,
@@ -391,21 +400,17 @@ pub async fn take_read_file(
         &take_u32(message, "item_ids_ends")?,
     )?;
     next_task().await;
-    let user_idx = take_u32(message, "users")?;
-    next_task().await;
-    let item_idx = take_u32(message, "items")?;
-    next_task().await;
-    let values = take_f32(message, "values")?;
-    next_task().await;
+    let user_idx = take_in_tasks::<Uint32Array>(message, "users").await?;
+    let item_idx = take_in_tasks::<Uint32Array>(message, "items").await?;
+    let values = take_in_tasks::<Float32Array>(message, "values").await?;
     let ratings = ratings_from_columns(users, items, user_idx, item_idx, values)?;
     next_task().await;
-    // Copied and checked in three tasks: at ten million ratings, all in one stopped the
-    // page for 130 ms.
+    // At ten million ratings, copying and checking these in one task stopped the page for
+    // 130 ms.
     let rated_offsets = to_usizes(take_u32(message, "rated_offsets")?);
-    let rated_items = take_u32(message, "rated_items")?;
     next_task().await;
-    let rated_values = take_f32(message, "rated_values")?;
-    next_task().await;
+    let rated_items = take_in_tasks::<Uint32Array>(message, "rated_items").await?;
+    let rated_values = take_in_tasks::<Float32Array>(message, "rated_values").await?;
     let rated = RatedItems::from_parts(rated_offsets, rated_items, rated_values, ratings.n_items())
         .ok_or("the worker sent broken lists of rated items")?;
     if rated.n_users() != ratings.n_users() {

@@ -196,3 +196,44 @@ test('the worker for browsers without relaxed SIMD fits the same factors as the 
   const { browser } = await setup();
   await checkParity(t, { server: plain.server, browser, cliEnv: { AFFINITY_LANES: '128' }, workerBuild: 'worker', label: 'unfused' });
 });
+
+test('a file of more than 2^21 ratings, taken into the page and sent to a worker a slice at a time, fits the CLI\'s model bit for bit', { timeout: TEST_TIMEOUT }, async (t) => {
+  // src/copy_in_tasks.rs copies columns 2^21 values per task: a misplaced slice changes the
+  // ratings the worker fits, and with them the model.
+  const { server, browser } = await setup();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'affinity-slices-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ratingsFile = path.join(dir, 'ratings.csv');
+  execFileSync(cli(), ['gen', '--users', '20000', '--items', '30000', '--ratings', '2400000', '--seed', '9', '--out', ratingsFile]);
+  const job = {
+    name: 'explicit, rank 4',
+    form: { rank: '4', iters: '3', reg: '0.1', split: '80', seed: '42', biases: false },
+    flags: ['--rank', '4', '--max-iter', '3', '--reg-param', '0.1', '--split', '0.8', '--seed', '42'],
+  };
+  const rec = await openApp(browser, server);
+  const { page } = rec;
+  const failFast = () => (rec.problems.pageErrors.length ? `uncaught error in the page: ${rec.problems.pageErrors[0]}` : null);
+  const wait = (what, probe, opts = {}) => waitUntil(what, probe, { timeout: WAIT, failFast, ...opts });
+  try {
+    await page.goto(server.url('/'), { waitUntil: 'load' });
+    await wait('the app to mount', async () => (await page.locator(sel('ratings-file')).count()) > 0);
+    await page.locator(sel('ratings-file')).setInputFiles(ratingsFile);
+    const n = await wait('the summary', async () => {
+      const text = (await testIdText(page, 'dataset-summary')) ?? '';
+      const m = text.replace(/,/g, '').match(/Ratings\s*(\d+)/);
+      return { done: Boolean(m), value: m && Number(m[1]), seen: JSON.stringify(text) };
+    });
+    assert.ok(n > 2 ** 21, `the file holds ${n} distinct ratings, not more than one slice`);
+    const webBytes = await fitInPage({ page, wait }, job, 0);
+    const nativeFile = path.join(dir, 'native.affm');
+    const report = JSON.parse(execFileSync(cli(), ['fit', '--ratings', ratingsFile, ...job.flags, '--out', nativeFile, '--json'], { encoding: 'utf8' }));
+    const nativeBytes = readFileSync(nativeFile);
+    const diff = differences(decodeModel(webBytes), decodeModel(nativeBytes));
+    t.diagnostic(`${n} ratings, ${report.n_ratings} training ratings; ${diff.count} differences`);
+    assert.equal(diff.count, 0, `page vs native differ in ${diff.count} values:\n  ${diff.listed.join('\n  ')}`);
+    assert.ok(webBytes.equals(nativeBytes), 'the two model files differ byte for byte');
+    rec.assertClean();
+  } finally {
+    await rec.context.close().catch(() => {});
+  }
+});
