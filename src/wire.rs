@@ -359,16 +359,10 @@ const IDS_PER_TASK: usize = 1 << 17;
 /// the page's event loop (the last one's included).
 async fn id_map_in_tasks(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
     let mut map = IdMap::new();
-    let mut start = 0usize;
-    for slice in ends.chunks(IDS_PER_TASK) {
-        for &end in slice {
-            let end = end as usize;
-            let id = bytes
-                .get(start..end)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .ok_or("the worker sent broken ids")?;
-            map.intern(id);
-            start = end;
+    let mut ids = ids_in(bytes, ends);
+    for _ in 0..ends.len().div_ceil(IDS_PER_TASK) {
+        for id in ids.by_ref().take(IDS_PER_TASK) {
+            map.intern(id?);
         }
         next_task().await;
     }
@@ -379,18 +373,25 @@ async fn id_map_in_tasks(bytes: &[u8], ends: &[u32]) -> Result<IdMap, String> {
 }
 
 fn id_list(bytes: &[u8], ends: &[u32]) -> Result<Vec<String>, String> {
-    let mut ids = Vec::with_capacity(ends.len());
+    ids_in(bytes, ends)
+        .map(|id| id.map(str::to_owned))
+        .collect()
+}
+
+/// The ids in `bytes` cut at `ends`, as [`join_ids`] joined them.
+fn ids_in<'a>(
+    bytes: &'a [u8],
+    ends: &'a [u32],
+) -> impl Iterator<Item = Result<&'a str, String>> + 'a {
     let mut start = 0usize;
-    for &end in ends {
-        let end = end as usize;
+    ends.iter().map(move |&end| {
         let id = bytes
-            .get(start..end)
+            .get(start..end as usize)
             .and_then(|b| std::str::from_utf8(b).ok())
-            .ok_or("the worker sent broken ids")?;
-        ids.push(id.to_owned());
-        start = end;
-    }
-    Ok(ids)
+            .ok_or_else(|| "the worker sent broken ids".to_owned());
+        start = end as usize;
+        id
+    })
 }
 
 fn to_u32s(values: &[usize]) -> Result<Vec<u32>, String> {

@@ -151,8 +151,8 @@ impl IdMap {
 
 impl From<Vec<String>> for IdMap {
     /// The map that interns `ids` in order (a repeated id keeps its first index). Built in
-    /// one hash per id, with room reserved and no id copied: a page takes hundreds of
-    /// thousands of ids this way from the worker that read a file.
+    /// one hash per id, with room reserved and no id copied: a stored dataset or model
+    /// brings hundreds of thousands of ids this way.
     fn from(ids: Vec<String>) -> Self {
         let mut map = Ids {
             ids: Vec::with_capacity(ids.len()),
