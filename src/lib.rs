@@ -19,6 +19,7 @@ pub mod protocol;
 mod reading;
 mod sections;
 mod shared_fit;
+mod spare_buffers;
 mod state;
 mod storage;
 mod trainer;

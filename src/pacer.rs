@@ -80,6 +80,14 @@ impl<T> Pace<T> {
     pub fn clear(&mut self) {
         self.pending = None;
     }
+
+    /// Forgets the kept value and counts `now_ms` as the time of the last value shown: the
+    /// caller has just drawn a new run's first status itself, so the run's first report
+    /// waits an interval like any other.
+    pub fn restart(&mut self, now_ms: f64) {
+        self.pending = None;
+        self.last_shown_ms = Some(now_ms);
+    }
 }
 
 /// A [`Pace`] on the page's clock and timers, calling `show` with each value it lets
@@ -121,6 +129,12 @@ impl<T: 'static> Pacer<T> {
     /// Drops the value waiting to be shown, if any.
     pub fn clear(&self) {
         self.pace.borrow_mut().clear();
+    }
+
+    /// Drops the value waiting to be shown, if any, and holds the next one for an interval
+    /// from now (see [`Pace::restart`]).
+    pub fn restart(&self) {
+        self.pace.borrow_mut().restart(js_sys::Date::now());
     }
 
     fn call_back_in(&self, ms: f64) {
@@ -196,5 +210,18 @@ mod tests {
         assert_eq!(pace.due(250.0), None);
         // The next call back is armed afresh.
         assert_eq!(pace.offer(5, 260.0), Offer::Show(5));
+    }
+
+    #[test]
+    fn after_a_restart_the_first_value_waits_an_interval() {
+        let mut pace = Pace::new(250.0);
+        assert_eq!(pace.offer(1, 0.0), Offer::Show(1));
+        assert_eq!(pace.offer(2, 10.0), Offer::CallBackIn(240.0));
+        // A new run drawn at 2000, long after the last value shown: its first report, 20 ms
+        // in, waits until 2250; the old run's kept value is gone.
+        pace.restart(2000.0);
+        assert_eq!(pace.due(2001.0), None);
+        assert_eq!(pace.offer(3, 2020.0), Offer::CallBackIn(230.0));
+        assert_eq!(pace.due(2250.0), Some(3));
     }
 }

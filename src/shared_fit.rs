@@ -1,14 +1,17 @@
 //! A fit shared between the pool's workers, as each worker runs it: which half-step comes
-//! next, the rows of every part gathered into whole sides, and what to send to the others.
+//! next, the other parts' rows applied to its copy of the model, and what to send to the
+//! others.
 //!
 //! Each worker holds a share ([`affinity_engine::als::FitShare`]) and solves its part of
 //! every half-step, then sends its rows straight to the other workers (through
 //! `MessageChannel`s the page set up) and takes theirs. Once every part of a half-step is in,
-//! it applies the whole side and goes on with the next, without waiting for the page: the
+//! it applies the other parts' rows and goes on with the next, without waiting for the page: the
 //! page only relayed rows before, which cost a round trip through its event loop per
 //! half-step. Every worker gathers the same parts in the same order, so every copy of the
 //! model is the same, bit for bit, as a one-worker fit. It knows nothing of workers or
 //! messages, so it is tested natively.
+
+use std::ops::Range;
 
 use affinity_engine::als::{rmse, AlsModel, FitShare, IterationReport, Side, SideRows};
 
@@ -72,8 +75,10 @@ pub struct PeerFit {
     max_iter: usize,
     /// The half-step being gathered.
     half_step: usize,
-    /// Its parts' rows, by part.
-    runs: Vec<Option<SideRows>>,
+    /// The rows each part of it solved, by part, once known.
+    ranges: Vec<Option<Range<usize>>>,
+    /// The other parts' rows (this worker's own are already in its model), by part.
+    received: Vec<Option<SideRows>>,
     n_rows: Option<usize>,
     squared_errors: Vec<(f64, usize)>,
     loss: Vec<f64>,
@@ -105,16 +110,16 @@ impl PeerFit {
             parts,
             max_iter,
             half_step: 0,
-            runs: vec![None; parts],
+            ranges: vec![None; parts],
+            received: vec![None; parts],
             n_rows: None,
             squared_errors: vec![(0.0, 0); parts],
             loss: Vec::new(),
             early: Vec::new(),
         };
         let mut actions = Vec::new();
-        let own = fit.solve_own()?;
-        actions.push(Action::Send(own.clone()));
-        fit.take(own, &mut actions)?;
+        fit.solve_and_send(&mut actions)?;
+        fit.advance(Vec::new(), &mut actions)?;
         Ok((fit, actions))
     }
 
@@ -132,14 +137,8 @@ impl PeerFit {
             ));
         }
         let mut actions = Vec::new();
-        self.take(rows, &mut actions)?;
+        self.advance(vec![rows], &mut actions)?;
         Ok(actions)
-    }
-
-    fn share(&mut self) -> Result<&mut FitShare, String> {
-        self.share
-            .as_mut()
-            .ok_or_else(|| "rows came after the shared fit ended".to_owned())
     }
 
     /// Solves this worker's part of the current half-step.
@@ -169,46 +168,70 @@ impl PeerFit {
         })
     }
 
-    /// Files `rows` and, each time a half-step is complete, applies it and solves this part
-    /// of the next, taking any early rows of that one.
-    fn take(&mut self, rows: PartRows, actions: &mut Vec<Action>) -> Result<(), String> {
-        let mut queue = vec![rows];
-        while let Some(rows) = queue.pop() {
-            if rows.half_step == self.half_step + 1 {
-                self.early.push(rows);
-                continue;
+    /// Solves this worker's part of the current half-step, files it and sends it (its rows
+    /// are already in this worker's model: only the others need them).
+    fn solve_and_send(&mut self, actions: &mut Vec<Action>) -> Result<(), String> {
+        let own = self.solve_own()?;
+        self.file(&own)?;
+        actions.push(Action::Send(own));
+        Ok(())
+    }
+
+    /// Files another part's rows, or keeps them for the next half-step.
+    fn take(&mut self, rows: PartRows) -> Result<(), String> {
+        if rows.half_step == self.half_step + 1 {
+            self.early.push(rows);
+            return Ok(());
+        }
+        self.file(&rows)?;
+        let part = rows.part;
+        self.received[part] = Some(rows.rows);
+        Ok(())
+    }
+
+    /// Notes what part `rows.part` solved of the current half-step.
+    fn file(&mut self, rows: &PartRows) -> Result<(), String> {
+        if rows.half_step != self.half_step || self.ranges[rows.part].is_some() {
+            return Err(format!(
+                "part {} sent rows of half-step {} during half-step {}",
+                rows.part, rows.half_step, self.half_step
+            ));
+        }
+        if self.n_rows.is_some_and(|n| n != rows.n_rows) {
+            return Err("the workers disagree on the size of the model".into());
+        }
+        self.n_rows = Some(rows.n_rows);
+        if let Some(errors) = rows.squared_errors {
+            self.squared_errors[rows.part] = errors;
+        }
+        self.solve_ms[rows.part] = rows.solve_ms;
+        let start = rows.rows.start;
+        self.ranges[rows.part] = Some(start..start.saturating_add(rows.rows.fitted.len()));
+        Ok(())
+    }
+
+    /// Takes `incoming` rows and, each time a half-step is complete, applies it and solves
+    /// this part of the next, taking any early rows of that one.
+    fn advance(
+        &mut self,
+        incoming: Vec<PartRows>,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), String> {
+        let mut queue = incoming;
+        loop {
+            while let Some(rows) = queue.pop() {
+                self.take(rows)?;
             }
-            if rows.half_step != self.half_step || self.runs[rows.part].is_some() {
-                return Err(format!(
-                    "part {} sent rows of half-step {} during half-step {}",
-                    rows.part, rows.half_step, self.half_step
-                ));
-            }
-            if self.n_rows.is_some_and(|n| n != rows.n_rows) {
-                return Err("the workers disagree on the size of the model".into());
-            }
-            self.n_rows = Some(rows.n_rows);
-            if let Some(errors) = rows.squared_errors {
-                self.squared_errors[rows.part] = errors;
-            }
-            self.solve_ms[rows.part] = rows.solve_ms;
-            self.runs[rows.part] = Some(rows.rows);
-            if self.runs.iter().any(Option::is_none) {
-                continue;
-            }
-            if self.complete(actions)? {
+            if self.ranges.iter().any(Option::is_none) || self.complete(actions)? {
                 return Ok(());
             }
-            let own = self.solve_own()?;
-            actions.push(Action::Send(own.clone()));
-            queue.push(own);
+            self.solve_and_send(actions)?;
             let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early)
                 .into_iter()
                 .partition(|r| r.half_step == self.half_step);
             self.early = later;
-            queue.extend(now);
+            queue = now;
         }
-        Ok(())
     }
 
     /// Applies the gathered half-step and moves on to the next; true when the fit is done.
@@ -217,19 +240,15 @@ impl PeerFit {
         let side = side_of(self.half_step);
         let share = self
             .share
-            .as_ref()
+            .as_mut()
             .ok_or("rows came after the shared fit ended")?;
-        // Every part's estimated work, from the rows it sent.
-        let work: Vec<f64> = self
-            .runs
-            .iter()
-            .flatten()
-            .map(|run| share.work(side, run.start..run.start + run.fitted.len()))
-            .collect();
-        let whole = gather(&mut self.runs, n_rows)?;
-        self.share()?
-            .apply(side, &whole)
-            .map_err(|e| e.to_string())?;
+        let ranges: Vec<Range<usize>> = self.ranges.iter_mut().flat_map(Option::take).collect();
+        check_runs(&ranges, n_rows)?;
+        // Every part's estimated work, from the rows it solved.
+        let work: Vec<f64> = ranges.iter().map(|r| share.work(side, r.clone())).collect();
+        for rows in self.received.iter_mut().flat_map(Option::take) {
+            share.apply(side, &rows).map_err(|e| e.to_string())?;
+        }
         rebalance(&mut self.speeds, &work, &self.solve_ms);
         self.solve_ms.fill(f64::NAN);
         if side == Side::Users {
@@ -292,29 +311,22 @@ fn rebalance(speeds: &mut [f64], work: &[f64], ms: &[f64]) {
     }
 }
 
-/// The parts' rows, which must follow each other from row 0 to `n_rows`, as one run.
-fn gather(runs: &mut [Option<SideRows>], n_rows: usize) -> Result<SideRows, String> {
-    let mut whole = SideRows::default();
-    for run in runs.iter_mut().map(Option::take) {
-        let run = run.ok_or("a part is missing")?;
-        if run.start != whole.fitted.len() {
+/// Checks that the parts' runs of rows follow each other from row 0 to `n_rows`.
+fn check_runs(runs: &[Range<usize>], n_rows: usize) -> Result<(), String> {
+    let mut end = 0;
+    for run in runs {
+        if run.start != end {
             return Err(format!(
-                "the workers' rows do not follow each other: a part starts at row {} after {}",
-                run.start,
-                whole.fitted.len()
+                "the workers' rows do not follow each other: a part starts at row {} after {end}",
+                run.start
             ));
         }
-        whole.factors.extend_from_slice(&run.factors);
-        whole.biases.extend_from_slice(&run.biases);
-        whole.fitted.extend_from_slice(&run.fitted);
+        end = run.end;
     }
-    if whole.fitted.len() != n_rows {
-        return Err(format!(
-            "the workers sent {} rows of {n_rows}",
-            whole.fitted.len()
-        ));
+    if end != n_rows {
+        return Err(format!("the workers sent {end} rows of {n_rows}"));
     }
-    Ok(whole)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -609,7 +621,7 @@ mod tests {
         assert!(start(0).receive(rows(0, 2, 4, 5)).is_err());
         assert!(start(0).receive(rows(2, 1, 4, 5)).is_err());
         // Part 1 solved the items from `split` on: part 0's rows must end there.
-        let split = start(1).runs[1].as_ref().unwrap().start;
+        let split = start(1).ranges[1].as_ref().unwrap().start;
         assert!(
             split >= 2,
             "the test needs part 0 to hold two items or more"

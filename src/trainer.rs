@@ -224,7 +224,10 @@ impl Trainer {
         self.state.error.set(None);
         self.state.trained.set(None);
         self.state.cv.set(None);
-        self.progress.with_value(Pacer::clear);
+        // The status set here is drawn before the workers start; redrawing it for the first
+        // iteration too (a few ms into a small fit) took a two-core machine's time from the
+        // workers (BENCHMARKS.md).
+        self.progress.with_value(Pacer::restart);
         self.state.status.set(TrainStatus::Running(
             run.progress("starting the workers".into()),
         ));

@@ -18,6 +18,7 @@ use crate::copy_in_tasks::{copy_in, copy_out, Column};
 use crate::facts::Facts;
 use crate::next_task::next_task;
 use crate::protocol::{FromWorker, ToWorker, TrainReport};
+use crate::spare_buffers;
 
 /// A message ready for `postMessage(message, transfer)`.
 pub struct Packet {
@@ -463,10 +464,15 @@ pub async fn take_read_file(
 }
 
 /// A message with rows of a shared fit beside its header (`head` says where they start).
+/// The factors go in a spare buffer when there is one ([`spare_buffers`]); the receiver
+/// keeps it for its own rows.
 pub fn rows_packet(head: &impl Serialize, rows: Option<&SideRows>) -> Result<Packet, String> {
     let (obj, transfer) = packet(head)?;
     if let Some(rows) = rows {
-        put_f32(&obj, &transfer, "factors", &rows.factors)?;
+        let factors = spare_buffers::f32_array(rows.factors.len());
+        factors.copy_from(&rows.factors);
+        transfer.push(&factors.buffer());
+        set(&obj, "factors", &factors)?;
         put_f32(&obj, &transfer, "biases", &rows.biases)?;
         let fitted: Vec<u8> = rows.fitted.iter().map(|&f| u8::from(f)).collect();
         put_u8(&obj, &transfer, "fitted", &fitted)?;
@@ -478,9 +484,14 @@ pub fn rows_packet(head: &impl Serialize, rows: Option<&SideRows>) -> Result<Pac
 }
 
 fn take_rows(message: &JsValue, start: usize) -> Result<SideRows, String> {
+    let array = get(message, "factors")?
+        .dyn_into::<Float32Array>()
+        .map_err(|_| "field factors is not a Float32Array".to_owned())?;
+    let factors = array.to_vec();
+    spare_buffers::keep(array.buffer());
     Ok(SideRows {
         start,
-        factors: take_f32(message, "factors")?,
+        factors,
         biases: take_f32(message, "biases")?,
         fitted: take_u8(message, "fitted")?
             .iter()

@@ -410,6 +410,10 @@ test('cancel stops a 3-fold, 6-point grid on 100k ratings within a second, and t
     writeFileSync(file, data.csv);
     await page.locator(sel('ratings-file')).setInputFiles(file);
     await waitForSummary(app, `${data.nRatings} ratings`, (nums) => nums.includes(data.nRatings));
+    // 40 iterations a fit: the grid lasts several seconds, time for the bar to move twice (it
+    // shows a run's progress four times a second, from a quarter second in) and for the
+    // checks below before Cancel.
+    await page.locator(sel('cv-max-iters')).fill('40');
     await page.locator(sel('train')).click();
     const progressValue = () => page.locator(sel('progress')).evaluate((el) => Number(el.value));
     // The bar moves: the value grows while the grid runs.
