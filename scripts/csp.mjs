@@ -1,10 +1,12 @@
 // Trunk post-build hook: declares the page's Content-Security-Policy in a <meta> tag, since a
 // static host may send no headers. Trunk's loader is an inline module script whose text (hashed
 // file names) changes with every build, so it is allowed by its SHA-256 rather than by
-// 'unsafe-inline'. The wasm needs 'wasm-unsafe-eval' and nothing broader.
+// 'unsafe-inline'. The wasm needs 'wasm-unsafe-eval' and nothing broader. The same pass drops
+// the integrity attribute Chromium ignores on the wasm's preload (preload_integrity.mjs).
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { dropIgnoredIntegrity } from './preload_integrity.mjs';
 
 const dir = process.env.TRUNK_STAGING_DIR;
 if (!dir) {
@@ -12,7 +14,8 @@ if (!dir) {
   process.exit(1);
 }
 const file = path.join(dir, 'index.html');
-let html = readFileSync(file, 'utf8');
+const preloads = dropIgnoredIntegrity(readFileSync(file, 'utf8'));
+let html = preloads.html;
 
 const hashes = [];
 for (const m of html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)) {
@@ -41,4 +44,4 @@ if (!/<meta charset="utf-8" \/>/.test(html)) {
 // Right after the charset, before any script, so the policy covers everything.
 html = html.replace(/<meta charset="utf-8" \/>/, (m) => `${m}\n    ${meta}`);
 writeFileSync(file, html);
-console.log(`csp.mjs: policy with ${hashes.length} inline script hash(es) written to index.html`);
+console.log(`csp.mjs: policy with ${hashes.length} inline script hash(es) written to index.html; integrity dropped from ${preloads.dropped} fetch preload(s)`);

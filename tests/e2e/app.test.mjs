@@ -320,6 +320,17 @@ test('a strict Content-Security-Policy is declared and the app runs under it', {
     assert.match(scripts, /'wasm-unsafe-eval'/);
     assert.doesNotMatch(scripts, /'unsafe-eval'|'unsafe-inline'|\*|https?:/, scripts);
     assert.doesNotMatch(policy, /https?:\/\//, 'no third-party origin');
+    // The wasm's preload carries no integrity hash, which Chromium ignores there and warns
+    // about on every load; the JS module's preload keeps its hash.
+    const preloads = await page.$$eval('link[rel="preload"], link[rel="modulepreload"]', (ls) =>
+      ls.map((l) => ({ rel: l.rel, as: l.getAttribute('as'), href: l.getAttribute('href'), integrity: l.getAttribute('integrity') })),
+    );
+    t.diagnostic(`preloads: ${JSON.stringify(preloads)}`);
+    const wasm = preloads.filter((l) => l.as === 'fetch' && /\.wasm$/.test(l.href));
+    assert.equal(wasm.length, 1, `one wasm preload: ${JSON.stringify(preloads)}`);
+    assert.equal(wasm[0].integrity, null, `the wasm preload has integrity: ${JSON.stringify(wasm[0])}`);
+    const modules = preloads.filter((l) => l.rel === 'modulepreload');
+    assert.ok(modules.length >= 1 && modules.every((l) => /^sha384-/.test(l.integrity ?? '')), `module preloads keep their hashes: ${JSON.stringify(modules)}`);
     // The policy must not merely exist but hold while the app works: a violation is a console
     // error, which withApp turns into a failure.
     await page.locator(sel('load-demo')).click();
