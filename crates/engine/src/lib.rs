@@ -20,6 +20,7 @@
 
 pub mod als;
 pub mod catalog;
+pub mod column_checks;
 pub mod cv;
 pub mod demo;
 pub mod ids;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::column_checks;
 use crate::ids::IdMap;
 use crate::serve::RatedItems;
 
@@ -52,8 +53,8 @@ impl Ratings {
         let (n_users, n_items) = (users.len(), items.len());
         let fits = user_idx.len() == item_idx.len()
             && user_idx.len() == values.len()
-            && user_idx.iter().all(|&u| (u as usize) < n_users)
-            && item_idx.iter().all(|&i| (i as usize) < n_items);
+            && column_checks::all_below(&user_idx, n_users)
+            && column_checks::all_below(&item_idx, n_items);
         fits.then_some(Self {
             users,
             items,

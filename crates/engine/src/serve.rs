@@ -10,6 +10,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use crate::als::{dot, AlsModel};
+use crate::column_checks;
 use crate::ratings::Ratings;
 use crate::top_n::{Candidate, TopN};
 
@@ -131,12 +132,9 @@ impl RatedItems {
             && offsets.last() == Some(&items.len())
             && offsets.windows(2).all(|w| w[0] <= w[1]);
         let rows_ok = framed
-            && offsets.windows(2).all(|w| {
-                let row = &items[w[0]..w[1]];
-                row.windows(2).all(|p| p[0] < p[1])
-                    && row.last().is_none_or(|&i| (i as usize) < n_items)
-            });
-        let values_ok = values.len() == items.len() && values.iter().all(|v| v.is_finite());
+            && column_checks::rows_increasing(&offsets, &items)
+            && column_checks::all_below(&items, n_items);
+        let values_ok = values.len() == items.len() && column_checks::all_finite(&values);
         (rows_ok && values_ok).then_some(Self {
             offsets,
             items,
