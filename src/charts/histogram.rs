@@ -5,6 +5,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{no_data, render, short_count, ChartTheme, DESC_PX, TICK_PX};
 use crate::format::thousands;
+use affinity_engine::tier_up::CHUNK;
 
 const W: u32 = 640;
 const H: u32 = 320;
@@ -22,20 +23,85 @@ const GROUPED_BINS: usize = 20;
 /// The histogram's bins for raw rating values: one `(value, count)` per distinct value, or, for
 /// more than 30 distinct values, 20 equal-width bins labelled by their centre (2 decimals).
 /// Non-finite values are ignored.
+///
+/// The values are counted, not sorted: sorting a copy of fifty million ratings took 0.3 to
+/// 0.6 s of the reading worker in Chromium.
 pub fn rating_bins(values: &[f32]) -> Vec<(f32, usize)> {
-    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_unstable_by(f32::total_cmp);
-    let mut bins: Vec<(f32, usize)> = Vec::new();
-    for v in sorted {
-        match bins.last_mut() {
-            Some((last, count)) if *last == v => *count += 1,
-            _ => bins.push((v, 1)),
+    let mut counts = Counts {
+        halves: vec![0; HALVES],
+        others: Vec::new(),
+    };
+    for chunk in values.chunks(CHUNK) {
+        if !count_values(chunk, &mut counts) {
+            return grouped_bins(values);
         }
     }
-    if bins.len() <= MAX_DISTINCT {
-        return bins;
+    let mut bins: Vec<(f32, usize)> = (counts.halves.iter().enumerate())
+        .filter(|&(_, &c)| c > 0)
+        .map(|(h, &c)| (h as f32 / 2.0, c))
+        .chain(counts.others)
+        .collect();
+    bins.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    // -0 (an other value) and 0 (a half) are one value: one bin, labelled -0 as the sort has it.
+    bins.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    if bins.len() > MAX_DISTINCT {
+        return grouped_bins(values);
     }
-    let (lo, hi) = (bins[0].0 as f64, bins[bins.len() - 1].0 as f64);
+    bins
+}
+
+/// Rating values `v` with `2v` a whole number below this are counted by `2v`: every usual
+/// scale (1 to 5 by halves, 0 to 10, 1 to 100).
+const HALVES: usize = 512;
+
+/// Counts of distinct values so far.
+struct Counts {
+    /// Count of each value `h / 2`, by `h` (never of -0).
+    halves: Vec<usize>,
+    /// Each other finite value and its count; at most [`MAX_DISTINCT`] + 1 of them.
+    others: Vec<(f32, usize)>,
+}
+
+/// Counts `values` into `counts` (a call per chunk: see [`affinity_engine::tier_up`]); false
+/// when more than [`MAX_DISTINCT`] values are neither halves nor alike.
+#[inline(never)]
+fn count_values(values: &[f32], counts: &mut Counts) -> bool {
+    for &v in values {
+        let twice = v * 2.0;
+        // Saturating: NaN and negatives give 0, which `twice` then differs from (or `v` is -0).
+        let h = twice as usize;
+        if h < HALVES && h as f32 == twice && v.is_sign_positive() {
+            counts.halves[h] += 1;
+        } else if v.is_finite() {
+            if let Some((_, c)) = counts
+                .others
+                .iter_mut()
+                .find(|(o, _)| o.to_bits() == v.to_bits())
+            {
+                *c += 1;
+            } else if counts.others.len() == MAX_DISTINCT {
+                return false;
+            } else {
+                counts.others.push((v, 1));
+            }
+        }
+    }
+    true
+}
+
+/// [`GROUPED_BINS`] equal-width bins from the lowest finite value to the highest.
+fn grouped_bins(values: &[f32]) -> Vec<(f32, usize)> {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (lo, hi) = (f64::from(lo), f64::from(hi));
     let width = (hi - lo) / GROUPED_BINS as f64;
     let mut grouped: Vec<(f32, usize)> = (0..GROUPED_BINS)
         .map(|k| {
@@ -43,10 +109,10 @@ pub fn rating_bins(values: &[f32]) -> Vec<(f32, usize)> {
             (((centre * 100.0).round() / 100.0) as f32, 0)
         })
         .collect();
-    for (v, c) in bins {
+    for v in finite() {
         // The top value belongs to the last bin, not one past it.
-        let k = (((v as f64 - lo) / width) as usize).min(GROUPED_BINS - 1);
-        grouped[k].1 += c;
+        let k = (((f64::from(v) - lo) / width) as usize).min(GROUPED_BINS - 1);
+        grouped[k].1 += 1;
     }
     grouped
 }

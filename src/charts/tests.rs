@@ -456,6 +456,76 @@ fn a_continuous_score_is_grouped_into_twenty_bins() {
     assert_eq!(bins[19].0, 9.74);
 }
 
+/// The bins as they were first computed: every finite value sorted, equal neighbours merged,
+/// and past 30 distinct values each distinct value put in its bin.
+fn rating_bins_by_sorting(values: &[f32]) -> Vec<(f32, usize)> {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_unstable_by(f32::total_cmp);
+    let mut bins: Vec<(f32, usize)> = Vec::new();
+    for v in sorted {
+        match bins.last_mut() {
+            Some((last, count)) if *last == v => *count += 1,
+            _ => bins.push((v, 1)),
+        }
+    }
+    if bins.len() <= 30 {
+        return bins;
+    }
+    let (lo, hi) = (bins[0].0 as f64, bins[bins.len() - 1].0 as f64);
+    let width = (hi - lo) / 20.0;
+    let mut grouped: Vec<(f32, usize)> = (0..20)
+        .map(|k| {
+            let centre = lo + width * (k as f64 + 0.5);
+            (((centre * 100.0).round() / 100.0) as f32, 0)
+        })
+        .collect();
+    for (v, c) in bins {
+        grouped[(((v as f64 - lo) / width) as usize).min(19)].1 += c;
+    }
+    grouped
+}
+
+#[test]
+fn rating_bins_are_those_of_sorting_every_value() {
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    let odd = [
+        0.0,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -2.5,
+        255.5,
+        256.0,
+        1e9,
+        3.0,
+    ];
+    // 1 to 40 distinct values (30 and 31 on either side of grouping), with odd ones mixed in.
+    for distinct in 1..=40u32 {
+        let values: Vec<f32> = (0..500)
+            .map(|_| match next() % 10 {
+                0 => odd[next() as usize % odd.len()],
+                _ => (next() % distinct) as f32 * 0.25,
+            })
+            .collect();
+        let bins = rating_bins(&values);
+        let expected = rating_bins_by_sorting(&values);
+        assert_eq!(bins.len(), expected.len(), "{distinct}: {bins:?}");
+        for (a, b) in bins.iter().zip(&expected) {
+            assert!(
+                a.0.to_bits() == b.0.to_bits() && a.1 == b.1,
+                "{distinct}: {bins:?} {expected:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn item_counts_are_sorted_most_rated_first() {
     assert_eq!(item_counts(&[2, 0, 2, 2, 1, 0, 9], 4), vec![3, 2, 1, 0]);

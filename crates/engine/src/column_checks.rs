@@ -3,18 +3,13 @@
 //!
 //! Each check reads every value and folds the answer without stopping early: a loop that
 //! may stop at any value runs one value at a time, while a fold compiles to vector code
-//! (WebAssembly SIMD included). And it folds a chunk of the column per call (`CHUNK`). At
-//! 50 million ratings, the short-circuiting checks of the rating columns and of the users'
-//! rated items, one call each, took 131 and 117 ms in one task of the page. Bad columns are
-//! rare (they would be a bug of the reading worker), so reading them to the end costs
-//! nothing that matters.
+//! (WebAssembly SIMD included). And it folds a chunk of the column per call (see
+//! [`crate::tier_up`]). At 50 million ratings, the short-circuiting checks of the rating
+//! columns and of the users' rated items, one call each, took 131 and 117 ms in one task of
+//! the page. Bad columns are rare (they would be a bug of the reading worker), so reading
+//! them to the end costs nothing that matters.
 
-/// Values per call of a fold's inner function. A browser runs a WebAssembly function in
-/// its baseline code until it has run a while, then compiles it optimized for the calls
-/// that follow, never for the call in progress: one call over a whole column ran its
-/// entire length four times slower (in Node, 36 against 9 ms for 50 million values).
-/// Folded a chunk per call, the first chunks pay that and the rest run optimized.
-const CHUNK: usize = 1 << 16;
+use crate::tier_up::CHUNK;
 
 /// True when every value is below `bound` (an empty column passes).
 pub fn all_below(values: &[u32], bound: usize) -> bool {

@@ -37,6 +37,7 @@ pub mod spark_io;
 pub mod spark_script;
 pub mod split;
 pub mod synth;
+pub mod tier_up;
 mod top_n;
 
 pub use ratings::Ratings;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::column_checks;
 use crate::ids::IdMap;
 use crate::serve::RatedItems;
+use crate::tier_up;
 
 /// Ratings as three parallel columns of dense indices and values, plus the id maps that
 /// translate indices back to the ids of the file they came from.
@@ -334,14 +335,23 @@ impl Ratings {
     pub fn summary(&self) -> Summary {
         let mut seen_users = vec![false; self.n_users()];
         let mut seen_items = vec![false; self.n_items()];
-        let (mut min, mut max, mut sum) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f64);
-        for r in self.iter() {
-            seen_users[r.user as usize] = true;
-            seen_items[r.item as usize] = true;
-            min = min.min(r.value);
-            max = max.max(r.value);
-            sum += f64::from(r.value);
+        let mut scale = Scale {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            sum: 0.0,
+        };
+        for start in (0..self.len()).step_by(tier_up::CHUNK) {
+            let rows = start..(start + tier_up::CHUNK).min(self.len());
+            summarise(
+                &self.user_idx[rows.clone()],
+                &self.item_idx[rows.clone()],
+                &self.values[rows],
+                &mut seen_users,
+                &mut seen_items,
+                &mut scale,
+            );
         }
+        let Scale { min, max, sum } = scale;
         let n_users = seen_users.iter().filter(|&&s| s).count();
         let n_items = seen_items.iter().filter(|&&s| s).count();
         let cells = (n_users as f64) * (n_items as f64);
@@ -362,6 +372,33 @@ impl Ratings {
                 sum / self.len() as f64
             },
         }
+    }
+}
+
+/// The lowest, highest and sum of the ratings seen so far.
+struct Scale {
+    min: f32,
+    max: f32,
+    sum: f64,
+}
+
+/// Marks the users and items of some rows as seen and takes their ratings into `scale` (a
+/// call per chunk: see [`crate::tier_up`]).
+#[inline(never)]
+fn summarise(
+    users: &[u32],
+    items: &[u32],
+    values: &[f32],
+    seen_users: &mut [bool],
+    seen_items: &mut [bool],
+    scale: &mut Scale,
+) {
+    for ((&u, &i), &v) in users.iter().zip(items).zip(values) {
+        seen_users[u as usize] = true;
+        seen_items[i as usize] = true;
+        scale.min = scale.min.min(v);
+        scale.max = scale.max.max(v);
+        scale.sum += f64::from(v);
     }
 }
 
@@ -410,6 +447,34 @@ pub struct Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_over_many_chunks_is_that_of_every_row() {
+        // Three chunks and a part: the extremes and the last user and item sit in the last.
+        let n = 2 * crate::tier_up::CHUNK + 1000;
+        let map = |n: u32| {
+            let mut m = IdMap::new();
+            (0..n).for_each(|k| {
+                m.intern(&k.to_string());
+            });
+            m
+        };
+        let (users, items) = (map(500), map(900));
+        let user_idx: Vec<u32> = (0..n as u32).map(|r| r * 7 % 499).collect();
+        let mut item_idx: Vec<u32> = (0..n as u32).map(|r| r * 13 % 700).collect();
+        let mut values: Vec<f32> = (0..n).map(|r| 1.0 + (r % 9) as f32 * 0.5).collect();
+        item_idx[n - 1] = 899;
+        values[n - 2] = 0.25;
+        values[n - 1] = 9.5;
+        let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        let mut user_idx = user_idx;
+        user_idx[n - 3] = 499;
+        let r = Ratings::from_columns(users, items, user_idx, item_idx, values).unwrap();
+        let s = r.summary();
+        assert_eq!((s.n_ratings, s.n_users, s.n_items), (n, 500, 701));
+        assert_eq!((s.min_rating, s.max_rating), (0.25, 9.5));
+        assert_eq!(s.mean_rating, sum / n as f64);
+    }
 
     #[test]
     fn summary_counts_only_users_and_items_with_ratings() {
