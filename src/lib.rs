@@ -17,6 +17,7 @@ mod params;
 mod pool;
 pub mod protocol;
 mod reading;
+mod report_gate;
 mod sections;
 mod shared_fit;
 mod spare_buffers;

@@ -61,6 +61,14 @@ fn put_f32(obj: &Object, transfer: &Array, key: &str, data: &[f32]) -> Result<()
     set(obj, key, &array)
 }
 
+/// [`put_f32`], into a spare buffer when there is one ([`spare_buffers`]).
+fn put_f32_spare(obj: &Object, transfer: &Array, key: &str, data: &[f32]) -> Result<(), String> {
+    let array = spare_buffers::f32_array(data.len());
+    array.copy_from(data);
+    transfer.push(&array.buffer());
+    set(obj, key, &array)
+}
+
 fn put_u8(obj: &Object, transfer: &Array, key: &str, data: &[u8]) -> Result<(), String> {
     let array = Uint8Array::from(data);
     transfer.push(&array.buffer());
@@ -469,10 +477,7 @@ pub async fn take_read_file(
 pub fn rows_packet(head: &impl Serialize, rows: Option<&SideRows>) -> Result<Packet, String> {
     let (obj, transfer) = packet(head)?;
     if let Some(rows) = rows {
-        let factors = spare_buffers::f32_array(rows.factors.len());
-        factors.copy_from(&rows.factors);
-        transfer.push(&factors.buffer());
-        set(&obj, "factors", &factors)?;
+        put_f32_spare(&obj, &transfer, "factors", &rows.factors)?;
         put_f32(&obj, &transfer, "biases", &rows.biases)?;
         let fitted: Vec<u8> = rows.fitted.iter().map(|&f| u8::from(f)).collect();
         put_u8(&obj, &transfer, "fitted", &fitted)?;

@@ -24,6 +24,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort};
 use crate::encoding;
 use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want, TOP_K};
 use crate::reading;
+use crate::report_gate::ReportGate;
 use crate::shared_fit::{Action, PartRows, PeerFit};
 use crate::wire::{self, Attached, Packet};
 
@@ -32,14 +33,6 @@ use crate::wire::{self, Attached, Packet};
 /// for many seconds, and a few thousand users already give the metrics to about 0.01. The
 /// page says when the metrics come from a sample.
 const MAX_RANKED_USERS: usize = 3000;
-
-/// Shortest time between two progress reports of one fit, and from its start to the first,
-/// in ms. Small fits finish an iteration every few ms; a report for each one cost the page
-/// about a millisecond apiece (a cross-validation grid sent two hundred), time a two-core
-/// machine takes from the workers, and posting it cost the first worker of a shared fit up
-/// to 3 ms a fit on u.data, which the other worker then waited for. The page shows progress
-/// four times a second at most anyway, and not in a run's first quarter second.
-const PROGRESS_EVERY_MS: f64 = 100.0;
 
 /// A training part and the part it is tested on.
 type Parts = (Ratings, Ratings);
@@ -81,8 +74,8 @@ struct WorkerShare {
     /// When this worker had its training part and began the fit ([`now_ms`]): the fit's time
     /// leaves out reading the dataset and splitting it, as a one-worker fit's does.
     started_ms: f64,
-    /// When the first worker last sent the page a progress report ([`PROGRESS_EVERY_MS`]).
-    reported_ms: f64,
+    /// When the first worker may next send the page a progress report.
+    reports: ReportGate,
 }
 
 impl Drop for WorkerShare {
@@ -311,7 +304,7 @@ fn start_share(
         fit,
         ports,
         started_ms,
-        reported_ms: started_ms,
+        reports: ReportGate::starting_at(started_ms),
     });
     carry_out(state, actions)
 }
@@ -360,15 +353,15 @@ fn carry_out(
                 }
             }
             Action::Progress(report) => {
-                let now = now_ms();
-                if share.fit.part() == 0 && now - share.reported_ms >= PROGRESS_EVERY_MS {
+                let first = share.fit.part() == 0;
+                let Some(share) = state.shared.as_mut() else {
+                    break;
+                };
+                if first && share.reports.pass(now_ms()) {
                     post(&wire::from_worker_packet(&FromWorker::Progress {
                         job_id,
                         report,
                     }));
-                    if let Some(share) = state.shared.as_mut() {
-                        share.reported_ms = now;
-                    }
                 }
             }
             Action::Done { model, loss } => {
@@ -525,12 +518,10 @@ fn run_job(
     let job_id = job.job_id;
     let mut loss = Vec::with_capacity(params.max_iter);
     let started = now_ms();
-    let mut last_report = started;
+    let mut reports = ReportGate::starting_at(started);
     let model = als::fit_with_progress(train, &params, |report| {
         loss.push(report.train_rmse);
-        let now = now_ms();
-        if now - last_report >= PROGRESS_EVERY_MS {
-            last_report = now;
+        if reports.pass(now_ms()) {
             post(&wire::from_worker_packet(&FromWorker::Progress {
                 job_id,
                 report: report.clone(),
