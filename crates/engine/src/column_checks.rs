@@ -13,8 +13,12 @@ use crate::tier_up::CHUNK;
 
 /// True when every value is below `bound` (an empty column passes).
 pub fn all_below(values: &[u32], bound: usize) -> bool {
-    let max = values.chunks(CHUNK).map(max_of).max();
-    max.is_none_or(|m| (m as usize) < bound)
+    max(values).is_none_or(|m| (m as usize) < bound)
+}
+
+/// The largest value; `None` for an empty column.
+pub fn max(values: &[u32]) -> Option<u32> {
+    values.chunks(CHUNK).map(max_of).max()
 }
 
 #[inline(never)]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::als::count_each;
 use crate::column_checks;
 use crate::ids::IdMap;
 use crate::serve::RatedItems;
@@ -226,12 +227,14 @@ impl Ratings {
     }
 
     fn group_pairs(&self, want_rated: bool) -> (Duplicates, Option<RatedItems>) {
-        let max_user = self.user_idx.iter().max().map_or(0, |&u| u as usize + 1);
+        // Each pass over the rows goes a chunk, or a user, per call (see `crate::tier_up`):
+        // a browser's reading worker runs this once per file.
+        let max_user = column_checks::max(&self.user_idx).map_or(0, |u| u as usize + 1);
         let n_users = self.n_users().max(max_user);
         // ends[u] becomes the end of user u's group, then (filling from the back) its start.
-        let mut ends = vec![0u32; n_users];
-        for &u in &self.user_idx {
-            ends[u as usize] += 1;
+        let mut ends = vec![0usize; n_users];
+        for chunk in self.user_idx.chunks(tier_up::CHUNK) {
+            count_each(chunk, &mut ends);
         }
         let mut sum = 0;
         for e in &mut ends {
@@ -242,47 +245,30 @@ impl Ratings {
         // by user, by the bits of the last rating of each of the user's items: never ahead
         // of the rows still to be read, and no third column of the table's length.
         let mut rows = vec![0u32; self.len()];
-        for (r, &u) in self.user_idx.iter().enumerate().rev() {
-            let slot = &mut ends[u as usize];
-            *slot -= 1;
-            rows[*slot as usize] = r as u32;
+        for start in (0..self.len()).step_by(tier_up::CHUNK).rev() {
+            let end = (start + tier_up::CHUNK).min(self.len());
+            place_rows_back(&self.user_idx[start..end], start, &mut ends, &mut rows);
         }
-        let mut items = Vec::with_capacity(if want_rated { self.len() } else { 0 });
-        let mut offsets = Vec::with_capacity(if want_rated { n_users + 1 } else { 0 });
-        offsets.push(0);
-        let mut superseded = Vec::new();
-        let mut first_repeat: Option<(usize, usize)> = None;
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut grouping = Grouping {
+            want_rated,
+            items: Vec::with_capacity(if want_rated { self.len() } else { 0 }),
+            offsets: Vec::with_capacity(if want_rated { n_users + 1 } else { 0 }),
+            superseded: Vec::new(),
+            first_repeat: None,
+            pairs: Vec::new(),
+        };
+        grouping.offsets.push(0);
         for (u, &start) in ends.iter().enumerate() {
-            let end = ends.get(u + 1).map_or(rows.len(), |&e| e as usize);
-            pairs.clear();
-            pairs.extend(
-                rows[start as usize..end]
-                    .iter()
-                    .map(|&r| (self.item_idx[r as usize], r)),
-            );
-            // (item, row): a pair's rows side by side, in row order.
-            pairs.sort_unstable();
-            for run in pairs.chunk_by(|a, b| a.0 == b.0) {
-                if run.len() > 1 {
-                    superseded.extend(run[..run.len() - 1].iter().map(|&(_, r)| r as usize));
-                    // The first repeat of a pair is its second row; the earliest over all
-                    // pairs is the one a person reading the file meets first.
-                    let (first, second) = (run[0].1 as usize, run[1].1 as usize);
-                    if first_repeat.is_none_or(|(_, later)| second < later) {
-                        first_repeat = Some((first, second));
-                    }
-                }
-                if want_rated {
-                    let (item, last) = run[run.len() - 1];
-                    rows[items.len()] = self.values[last as usize].to_bits();
-                    items.push(item);
-                }
-            }
-            if want_rated {
-                offsets.push(items.len());
-            }
+            let end = ends.get(u + 1).map_or(rows.len(), |&e| e);
+            grouping.take_user(self, &mut rows, start, end);
         }
+        let Grouping {
+            items,
+            offsets,
+            mut superseded,
+            first_repeat,
+            ..
+        } = grouping;
         superseded.sort_unstable();
         let dups = Duplicates {
             superseded,
@@ -371,6 +357,68 @@ impl Ratings {
             } else {
                 sum / self.len() as f64
             },
+        }
+    }
+}
+
+/// Puts the rows `first_row..` (whose users are `users`) at their users' places in `rows`,
+/// filling each user's group from its end (`ends[u]`, moved back): called on the table's
+/// chunks from the last, the rows of a user end up in row order.
+#[inline(never)]
+fn place_rows_back(users: &[u32], first_row: usize, ends: &mut [usize], rows: &mut [u32]) {
+    for (k, &u) in users.iter().enumerate().rev() {
+        let slot = &mut ends[u as usize];
+        *slot -= 1;
+        rows[*slot] = (first_row + k) as u32;
+    }
+}
+
+/// What [`Ratings::group_pairs`] gathers user by user.
+struct Grouping {
+    want_rated: bool,
+    /// Each user's distinct items, user after user (with the rated items wanted).
+    items: Vec<u32>,
+    /// Where each user's items start in `items`, and one past the last.
+    offsets: Vec<usize>,
+    superseded: Vec<usize>,
+    first_repeat: Option<(usize, usize)>,
+    /// (item, row) of the user at hand: a buffer kept from user to user.
+    pairs: Vec<(u32, u32)>,
+}
+
+impl Grouping {
+    /// Takes the user whose rows are `rows[start..end]` (in row order). A call per user (see
+    /// `crate::tier_up`).
+    #[inline(never)]
+    fn take_user(&mut self, table: &Ratings, rows: &mut [u32], start: usize, end: usize) {
+        let pairs = &mut self.pairs;
+        pairs.clear();
+        pairs.extend(
+            rows[start..end]
+                .iter()
+                .map(|&r| (table.item_idx[r as usize], r)),
+        );
+        // (item, row): a pair's rows side by side, in row order.
+        pairs.sort_unstable();
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                self.superseded
+                    .extend(run[..run.len() - 1].iter().map(|&(_, r)| r as usize));
+                // The first repeat of a pair is its second row; the earliest over all
+                // pairs is the one a person reading the file meets first.
+                let (first, second) = (run[0].1 as usize, run[1].1 as usize);
+                if self.first_repeat.is_none_or(|(_, later)| second < later) {
+                    self.first_repeat = Some((first, second));
+                }
+            }
+            if self.want_rated {
+                let (item, last) = run[run.len() - 1];
+                rows[self.items.len()] = table.values[last as usize].to_bits();
+                self.items.push(item);
+            }
+        }
+        if self.want_rated {
+            self.offsets.push(self.items.len());
         }
     }
 }
@@ -547,10 +595,11 @@ mod tests {
 
     #[test]
     fn duplicates_match_a_plain_count_of_each_pair() {
-        // Many repeats, some pairs three or more times, in a scrambled order.
+        // Many repeats, some pairs three or more times, in a scrambled order; more rows than
+        // fit in two of the chunks the grouping passes go by.
         let mut r = Ratings::default();
         let mut x: u64 = 12345;
-        for k in 0..5000 {
+        for k in 0..2 * tier_up::CHUNK + 5000 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);

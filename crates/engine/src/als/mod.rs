@@ -30,6 +30,7 @@ pub use params::{
     AlsParams, Confidence, ParamError, RegScaling, Solver, ValidAlsParams, DEFAULT_CG_STEPS,
     MAX_RANK,
 };
+pub(crate) use rows::count_each;
 pub use rows::RatingRows;
 pub use shared::{FitShare, ShareError, Side, SideRows};
 pub use solve::solve_side;
