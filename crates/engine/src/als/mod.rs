@@ -6,11 +6,16 @@
 //! confidences and regularisation), non-negative factors, user and item biases with their
 //! own regularisation, a constant ridge on top of ALS-WR's, and a conjugate-gradient solver.
 //!
+//! Each row's least squares is solved exactly: in the normal equations' `d × d` form, or,
+//! for a row with fewer ratings than about three quarters of its `d` unknowns, in the dual
+//! form's smaller `n × n` system (`dual.rs`), which has the same solution.
+//!
 //! Degenerate inputs (no regularisation, rank above the number of users, huge ratings) do
 //! not produce NaN or infinite factors: a row without a finite solution is solved again
 //! more carefully, and given up (unfitted, predicting nothing) only as a last resort.
 
 mod dense;
+mod dual;
 mod fit;
 mod lanes;
 mod madd;

@@ -4,6 +4,7 @@ use super::dense::{
     add_gram_gathered, add_outer, axpy, cholesky_f32, cholesky_solve_f32, dot, fits_f32, nnls,
     solve_spd, sym_mul, NnlsScratch, GRAM_KC, GRAM_NR,
 };
+use super::dual::{dual_limit, solve_dual, DualRidge, DualScratch};
 use super::madd::{Fused, Madd, Unfused};
 use super::params::{Confidence, RegScaling, Solver};
 use super::rows::RatingRows;
@@ -132,6 +133,8 @@ pub(super) struct Workspace {
     /// Whether the row was solved exactly on the `f32` Cholesky path (so that
     /// [`row_squared_errors`] may take its shortcut).
     solved_exactly: bool,
+    /// Buffers of the dual form (see [`solve_dual_row`]).
+    dual: DualScratch,
     /// Each rating's weight in the right-hand side (its target, or implicit confidence).
     rhs_weights: Vec<f32>,
     /// The row's system in `f64`, `d × d` (the fallback, and NNLS).
@@ -165,6 +168,7 @@ impl Workspace {
             ridge: vec![0.0; d],
             targets_squared: 0.0,
             solved_exactly: false,
+            dual: DualScratch::new(d, dp),
             rhs_weights: vec![],
             gram64: vec![0.0; d * d],
             yty: vec![0.0; d * d],
@@ -346,16 +350,35 @@ fn columns<'a>(step: &HalfStep, fixed: &Fixed<'a>, rows_dp: &'a [f32]) -> Column
 /// the items gave one part 1.7 times the other's time.
 const ROW_COST_IN_RATINGS: usize = 48;
 
+/// What a row solved in the dual form costs beyond its system's arithmetic, in ratings'
+/// columns (`dp` multiply-adds each).
+const DUAL_ROW_COST_IN_RATINGS: usize = 16;
+
+/// What a multiply-add of the dual form costs in the Gram kernel's: on u.data (80%, rank 40,
+/// one thread) the dual form took 15% off a fit where, counted at the kernel's rate, it
+/// would have taken 24% (its rows' dot products and small factorisations are slower per
+/// multiply-add than the register-blocked kernel).
+const DUAL_COST_FACTOR: usize = 4;
+
 /// Estimated cost of row `r`, in multiply-adds of the Gram kernel: its ratings' updates, the
-/// fixed cost of a row ([`ROW_COST_IN_RATINGS`]) and the factorisation's cubic term.
-fn row_cost(d: usize, rows: &RatingRows, r: usize) -> f64 {
+/// fixed cost of a row ([`ROW_COST_IN_RATINGS`]) and the factorisation's cubic term; for a
+/// row solved in the dual form, its small system's.
+fn row_cost(step: &HalfStep, d: usize, rows: &RatingRows, r: usize) -> f64 {
     let dp = padded(d);
-    ((rows.row(r).0.len() + ROW_COST_IN_RATINGS) * dp * dp / 2 + d * d * d / 6) as f64
+    let n = rows.row(r).0.len();
+    if dual_ridge(step, d, n).is_some() {
+        // The dual form: its `n × n` system's dot products, factorisation and the solution's
+        // sum over the ratings, and what a row costs beyond them.
+        return (DUAL_COST_FACTOR
+            * ((n * n / 2 + n + DUAL_ROW_COST_IN_RATINGS) * dp + n * n * n / 6))
+            as f64;
+    }
+    ((n + ROW_COST_IN_RATINGS) * dp * dp / 2 + d * d * d / 6) as f64
 }
 
 fn total_work(step: &HalfStep, fixed: &Fixed, rows: &RatingRows) -> f64 {
     let d = step.rank + usize::from(fixed.biases.is_some());
-    (0..rows.n_rows()).map(|r| row_cost(d, rows, r)).sum()
+    (0..rows.n_rows()).map(|r| row_cost(step, d, rows, r)).sum()
 }
 
 /// The ends of `parts` contiguous runs of rows of about equal work (the last is
@@ -393,11 +416,11 @@ pub(super) fn split_by_shares(
         bounds = (1..=parts).map(|k| k as f64).collect();
     }
     let sum = bounds[parts - 1];
-    let total: f64 = (0..rows.n_rows()).map(|r| row_cost(d, rows, r)).sum();
+    let total: f64 = (0..rows.n_rows()).map(|r| row_cost(step, d, rows, r)).sum();
     let mut ends = Vec::with_capacity(parts);
     let mut acc = 0.0;
     for r in 0..rows.n_rows() {
-        acc += row_cost(d, rows, r);
+        acc += row_cost(step, d, rows, r);
         // `while`: a row may close several runs (a large row, or parts with no share).
         while ends.len() + 1 < parts && acc >= total * bounds[ends.len()] / sum {
             ends.push(r + 1);
@@ -417,7 +440,7 @@ pub(super) fn work_of(
     range: Range<usize>,
 ) -> f64 {
     let d = step.rank + usize::from(biases);
-    range.map(|r| row_cost(d, rows, r)).sum()
+    range.map(|r| row_cost(step, d, rows, r)).sum()
 }
 
 impl<'a> Solved<'a> {
@@ -533,10 +556,17 @@ fn solve_rows_with<const MR: usize, M: Madd>(
         ws.solved_exactly = false;
         let ok = !cols.is_empty()
             && match step.solver {
-                Solver::Cholesky => {
-                    let n_reg = build_system::<MR, M>(madd, step, cols_of, cols, values, ws);
-                    solve_system(step, n_reg, ws) || solve_safely(step, cols_of, cols, values, ws)
-                }
+                Solver::Cholesky => match dual_ridge(step, cols_of.d, cols.len()) {
+                    Some(ridge) => {
+                        solve_dual_row(cols_of, cols, values, ridge, ws)
+                            || solve_safely(step, cols_of, cols, values, ws)
+                    }
+                    None => {
+                        let n_reg = build_system::<MR, M>(madd, step, cols_of, cols, values, ws);
+                        solve_system(step, n_reg, ws)
+                            || solve_safely(step, cols_of, cols, values, ws)
+                    }
+                },
                 Solver::Cg { steps } => {
                     for (s, &v) in ws.sol.iter_mut().zip(out.iter()) {
                         *s = f64::from(v);
@@ -660,6 +690,60 @@ fn solve_system(step: &HalfStep, n_reg: usize, ws: &mut Workspace) -> bool {
         *s = f64::from(x);
     }
     ws.solved_exactly = step.feedback == Feedback::Explicit;
+    true
+}
+
+/// The ridge with which a row of `n` ratings and `d` unknowns is solved in its dual form
+/// ([`solve_dual`]), or `None` when it is solved in the primal form: explicit feedback
+/// without the non-negativity constraint, the Cholesky solver, at most [`dual_limit`]
+/// ratings (about three quarters of `d`) and a positive ridge.
+#[inline(always)]
+fn dual_ridge(step: &HalfStep, d: usize, n: usize) -> Option<DualRidge> {
+    if step.feedback != Feedback::Explicit
+        || step.nonnegative
+        || step.solver != Solver::Cholesky
+        || n == 0
+        || n > dual_limit(d)
+    {
+        return None;
+    }
+    DualRidge::new(
+        step.lambda(n),
+        (d > step.rank).then(|| (step.rank, step.bias_lambda(n))),
+    )
+}
+
+/// Solves a row of few ratings in its dual form into `ws.sol`; false if that found no finite
+/// solution (the caller then falls back to [`solve_safely`]). The training loss of such a row
+/// is then predicted rating by rating ([`row_squared_errors`]).
+#[inline(always)]
+fn solve_dual_row(
+    cols_of: &Columns,
+    cols: &[u32],
+    values: &[f32],
+    ridge: DualRidge,
+    ws: &mut Workspace,
+) -> bool {
+    let n = cols.len();
+    if ws.rhs_weights.len() < n {
+        ws.rhs_weights.resize(n, 0.0);
+    }
+    for ((w, &c), &y) in ws.rhs_weights.iter_mut().zip(cols).zip(values) {
+        *w = cols_of.target(c as usize, y) as f32;
+    }
+    if !solve_dual(
+        cols_of.padded,
+        ws.dp,
+        cols,
+        &ws.rhs_weights[..n],
+        ridge,
+        &mut ws.dual,
+    ) {
+        return false;
+    }
+    for (s, &z) in ws.sol.iter_mut().zip(&ws.dual.z) {
+        *s = f64::from(z);
+    }
     true
 }
 
@@ -1050,12 +1134,8 @@ mod tests {
         }
     }
 
-    /// A row costs its ratings plus [`ROW_COST_IN_RATINGS`] (and a small cubic term): one
-    /// user with 100 ratings followed by 100 users with one each splits after the 49th light
-    /// user (148 + 49 × 49 rating-equivalents before the split, 51 × 49 after), where
-    /// counting ratings alone would give the heavy user's part only 36 light users.
-    #[test]
-    fn a_split_counts_each_row_as_well_as_its_ratings() {
+    /// One user with 100 ratings, then 100 users with one rating each.
+    fn one_heavy_user_then_light_ones() -> RatingRows {
         let mut ratings = Ratings::default();
         for i in 0..100 {
             ratings.push("heavy", &format!("i{i}"), 1.0);
@@ -1065,11 +1145,37 @@ mod tests {
         }
         let rows = RatingRows::by_user(&ratings);
         assert_eq!(rows.row(0).0.len(), 100);
-        let step = HalfStep::explicit(8, 0.1);
+        rows
+    }
+
+    /// A row costs its ratings plus [`ROW_COST_IN_RATINGS`] (and a small cubic term): one
+    /// user with 100 ratings followed by 100 users with one each splits after the 49th light
+    /// user (148 + 49 × 49 rating-equivalents before the split, 51 × 49 after), where
+    /// counting ratings alone would give the heavy user's part only 36 light users. (Non-
+    /// negative factors, so that the light users are not solved in the dual form.)
+    #[test]
+    fn a_split_counts_each_row_as_well_as_its_ratings() {
+        let rows = one_heavy_user_then_light_ones();
+        let step = HalfStep {
+            nonnegative: true,
+            ..HalfStep::explicit(8, 0.1)
+        };
         assert_eq!(split_by_work(&step, false, &rows, 2), vec![50, 101]);
         assert_eq!(split_by_work(&step, false, &rows, 1), vec![101]);
         // The first of three parts ends where its share of the work is reached.
         assert_eq!(split_by_work(&step, false, &rows, 3)[0], 33);
+    }
+
+    /// Rows solved in the dual form cost their small systems: at rank 8 a light user costs
+    /// 4 × (1 + 16) × 8 = 544 multiply-adds against the heavy user's (100 + 48) × 64 / 2 +
+    /// 8³ / 6 = 4,821, so the heavy user's part takes 46 light users, where as primal rows
+    /// it took 49.
+    #[test]
+    fn a_row_solved_in_the_dual_form_costs_its_small_system() {
+        let rows = one_heavy_user_then_light_ones();
+        let step = HalfStep::explicit(8, 0.1);
+        assert!(dual_ridge(&step, 8, 1).is_some() && dual_ridge(&step, 8, 100).is_none());
+        assert_eq!(split_by_work(&step, false, &rows, 2), vec![47, 101]);
     }
 
     #[test]
