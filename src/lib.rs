@@ -24,5 +24,6 @@ mod spare_buffers;
 mod state;
 mod storage;
 mod trainer;
+mod warm_up;
 pub mod wire;
 pub mod worker;

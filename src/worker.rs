@@ -26,6 +26,7 @@ use crate::protocol::{FitJob, FromWorker, SplitSpec, ToWorker, TrainReport, Want
 use crate::reading;
 use crate::report_gate::ReportGate;
 use crate::shared_fit::{Action, PartRows, PeerFit};
+use crate::warm_up::{warm_up, WARM_UP_DELAY_MS};
 use crate::wire::{self, Attached, Packet};
 
 /// Test users whose top-N lists the final model's ranking metrics are computed on. Scoring
@@ -202,6 +203,7 @@ fn on_message(message: &JsValue) {
             return;
         }
         ToWorker::Data { data_id, .. } => {
+            schedule_warm_up();
             if let Attached::Ratings(ratings) = attached {
                 let data_id = *data_id;
                 STATE.with_borrow_mut(|s| {
@@ -216,6 +218,9 @@ fn on_message(message: &JsValue) {
         ToWorker::Fit(job) | ToWorker::Share { job, .. } => job.job_id,
         ToWorker::PartRows { job_id, .. } => *job_id,
     };
+    // A job does the warm-up's work itself, and a warm-up between the messages of a shared
+    // fit would hold the other workers up.
+    WARM_UP.set(WarmUp::Done);
     CURRENT_JOB.set(Some(job_id));
     let reply = STATE.with_borrow_mut(|s| match head {
         ToWorker::Fit(job) => {
@@ -267,6 +272,43 @@ fn on_message(message: &JsValue) {
                 message,
             }))
         }
+    }
+}
+
+/// Where this worker is with its warm-up ([`crate::warm_up`]).
+#[derive(Clone, Copy, PartialEq)]
+enum WarmUp {
+    /// No dataset has come yet.
+    Waiting,
+    /// A dataset came; the warm-up runs after [`WARM_UP_DELAY_MS`] unless a job comes first.
+    Scheduled,
+    /// Warmed up, or no longer needed.
+    Done,
+}
+
+thread_local! {
+    static WARM_UP: Cell<WarmUp> = const { Cell::new(WarmUp::Waiting) };
+}
+
+/// Runs the warm-up fit a while after the first dataset, unless a job has come by then.
+fn schedule_warm_up() {
+    if WARM_UP.get() != WarmUp::Waiting {
+        return;
+    }
+    WARM_UP.set(WarmUp::Scheduled);
+    let run = Closure::once_into_js(|| {
+        if WARM_UP.replace(WarmUp::Done) == WarmUp::Scheduled {
+            warm_up();
+        }
+    });
+    if scope()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            run.unchecked_ref(),
+            WARM_UP_DELAY_MS,
+        )
+        .is_err()
+    {
+        WARM_UP.set(WarmUp::Done);
     }
 }
 
