@@ -1,4 +1,5 @@
-//! A row's ridge regression in its dual form, for rows with fewer ratings than unknowns.
+//! A row's ridge regression in its dual form, for rows with few ratings against their
+//! unknowns.
 //!
 //! The normal equations `(XᵀX + Λ) z = Xᵀt` of a row (`X` its `n` ratings' columns of the
 //! fixed side, `d` unknowns, `t` the targets, `Λ` the diagonal ridge) cost `n·d²/2`
@@ -12,9 +13,10 @@
 //!
 //! since `(XᵀX + Λ) W Xᵀ β = Xᵀ (X W Xᵀ + λ I) β`. That system is `n × n`: `n²·d/2`
 //! multiply-adds to build, `n³/6` to factorise. Most items of a catalogue, and many users,
-//! have fewer ratings than a model of rank 40 has factors (MovieLens 100K's 80% training
-//! share at rank 40: 1,050 of 1,652 items and 370 of 943 users), so this is where those rows
-//! go. It is Spark's solution of Spark's problem, rounded differently.
+//! have fewer ratings than a model of rank 40 has factors (in a random 80% of MovieLens
+//! 100K, about 1,050 of its 1,650 items and 370 of its 943 users have fewer than 40), so rows
+//! of up to [`dual_limit`] ratings go this way. It is Spark's solution of Spark's problem,
+//! rounded differently.
 
 use super::dense::{cholesky_f32, cholesky_solve_f32, dot4_f32, dot_f32, GRAM_NR};
 
