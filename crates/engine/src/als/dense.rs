@@ -166,6 +166,15 @@ pub(super) fn fits_f32(v: f64) -> bool {
 /// matrices have a multiple of this many columns.
 pub(super) const GRAM_NR: usize = 8;
 
+/// `n` rounded up to whole Gram tiles: the row length of padded matrices.
+pub(super) fn padded(n: usize) -> usize {
+    n.div_ceil(GRAM_NR) * GRAM_NR
+}
+
+/// The largest right-hand side entry or diagonal entry of a system solved in `f32`; beyond
+/// it (far beyond any rating scale in practice) the row is solved in `f64`.
+pub(super) const F32_SAFE: f32 = 1e15;
+
 /// Columns of the narrower tiles at the diagonal and at the last column: one 128-bit
 /// vector of `f32`.
 const GRAM_NR_MIN: usize = 4;
@@ -822,7 +831,7 @@ mod tests {
     fn the_f32_cholesky_and_its_solve_solve_random_systems() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         for d in [1usize, 3, 7, 8, 9, 16, 17, 40, 41] {
-            let dp = d.div_ceil(GRAM_NR) * GRAM_NR;
+            let dp = padded(d);
             let (a, b) = random_system(&mut rng, d);
             // The system in `f32`, upper triangle, padded with zeros to `dp` columns.
             let mut u = vec![0f32; dp * dp];

@@ -18,7 +18,9 @@
 //! of up to [`dual_limit`] ratings go this way. It is Spark's solution of Spark's problem,
 //! rounded differently.
 
-use super::dense::{cholesky_f32, cholesky_solve_f32, dot4_f32, dot_f32, GRAM_NR};
+use super::dense::{
+    cholesky_f32, cholesky_solve_f32, dot4_f32, dot_f32, padded, F32_SAFE, GRAM_NR,
+};
 
 /// The most ratings a row may have to be solved in the dual form, for `d` unknowns: about
 /// three quarters of `d`. The dual system is the smaller one up to `d` ratings, but its
@@ -91,11 +93,6 @@ impl DualScratch {
     }
 }
 
-/// `n` rounded up to whole Gram tiles.
-fn padded(n: usize) -> usize {
-    n.div_ceil(GRAM_NR) * GRAM_NR
-}
-
 /// Solves one row in the dual form into `scratch.z`: its ratings' columns are rows `cols` of
 /// `fixed` (rows of `dp` values: the unknowns' columns, then zeros, as the Gram kernel reads
 /// them), its targets `targets`; at most [`dual_limit`] ratings. False when the system is not
@@ -146,14 +143,14 @@ pub(super) fn solve_dual(
             }
         }
         row[i] += ridge.lambda;
-        if !row[i].is_finite() || row[i].abs() > SAFE {
+        if !row[i].is_finite() || row[i].abs() > F32_SAFE {
             return false;
         }
     }
     let rhs = &mut scratch.rhs[..np];
     rhs[..n].copy_from_slice(targets);
     rhs[n..].fill(0.0);
-    if !rhs.iter().all(|v| v.abs() <= SAFE) || !cholesky_f32(system, n, np) {
+    if !rhs.iter().all(|v| v.abs() <= F32_SAFE) || !cholesky_f32(system, n, np) {
         return false;
     }
     cholesky_solve_f32(system, n, np, rhs);
@@ -169,10 +166,6 @@ pub(super) fn solve_dual(
     }
     z.iter().all(|v| v.is_finite())
 }
-
-/// The largest target or diagonal entry solved in `f32` (as the primal path's limit): beyond
-/// it the row is solved in `f64`.
-const SAFE: f32 = 1e15;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 
 use super::dense::{
     add_gram_gathered, add_outer, axpy, cholesky_f32, cholesky_solve_f32, dot, fits_f32, nnls,
-    solve_spd, sym_mul, NnlsScratch, GRAM_KC, GRAM_NR,
+    padded, solve_spd, sym_mul, NnlsScratch, F32_SAFE, GRAM_KC,
 };
 use super::dual::{dual_limit, solve_dual, DualRidge, DualScratch};
 use super::madd::{Fused, Madd, Unfused};
@@ -747,10 +747,6 @@ fn solve_dual_row(
     true
 }
 
-/// The largest right-hand side entry or diagonal entry of a system solved in `f32`; beyond
-/// it (far beyond any rating scale in practice) [`solve_safely`] solves the row in `f64`.
-const F32_SAFE: f32 = 1e15;
-
 /// [`solve_system`] for the `f64` system in `ws.gram64` (`d × d`) and `ws.rhs`: NNLS, or
 /// Cholesky with a rising ridge if the system is singular.
 fn solve_system_f64(step: &HalfStep, n_reg: usize, ws: &mut Workspace) -> bool {
@@ -866,11 +862,6 @@ impl Columns<'_> {
             Some((b, mean)) => f64::from(y) - f64::from(mean) - f64::from(b[c]),
         }
     }
-}
-
-/// `d` rounded up to whole Gram tiles.
-fn padded(d: usize) -> usize {
-    d.div_ceil(GRAM_NR) * GRAM_NR
 }
 
 /// Builds one row's normal equations without the regularisation into `ws.gram` (upper
