@@ -16,26 +16,20 @@
 // For each build it prints the first fits' "Fitted in" times and click-to-scores wall times,
 // and the second fits' "Fitted in" times, each with their median.
 
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { REPO_ROOT, startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { udataOrSkip, sel, setUpJob, fittedMs } from './udata_job.mjs';
 
-const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
-const UDATA = path.join(DATA, 'u.data');
 const ROUNDS = Number(process.env.ROUNDS || 6);
 const WAIT = Number(process.env.WAIT || 4000);
 const dists = process.argv.slice(2);
-const sel = (id) => `[data-testid="${id}"]`;
 
 if (dists.length === 0) {
   console.error('usage: node bench/first_fit.mjs DIST_A [DIST_B ...]');
   process.exit(2);
 }
-if (!existsSync(UDATA)) {
-  console.error(`SKIPPED: ${UDATA} is missing (MovieLens 100K is used for benchmarks only)`);
-  process.exit(0);
-}
+const UDATA = udataOrSkip();
 
 /** Clicks Train and waits until the scores show and Train is enabled again; returns the
  * page's "Fitted in" and the click-to-scores wall time, in ms. */
@@ -48,10 +42,7 @@ async function fit(page) {
     { timeout: 60_000, polling: 50 },
   );
   const wall = Date.now() - t0;
-  const hint = await page.locator('.score .hint').first().innerText();
-  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
-  if (!m) throw new Error(`no "Fitted in" in ${JSON.stringify(hint)}`);
-  return { fitMs: Number(m[1]) * (m[2] === 's' ? 1000 : 1), wallMs: wall };
+  return { fitMs: await fittedMs(page), wallMs: wall };
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
@@ -66,13 +57,7 @@ try {
       const context = await browser.newContext({ serviceWorkers: 'block' });
       const page = await context.newPage();
       await page.goto(servers[b].url('/'));
-      await page.waitForSelector(sel('ratings-file'), { state: 'attached', timeout: 60_000 });
-      await page.locator(sel('ratings-file')).setInputFiles(UDATA);
-      await page.waitForFunction(() => /100,000/.test(document.querySelector('[data-testid="dataset-summary"]')?.innerText || ''), null, { timeout: 60_000 });
-      const fields = { 'param-rank': '40', 'param-max-iter': '10', 'param-reg-param': '0.1', 'param-split': '80', 'param-seed': '42' };
-      for (const [id, v] of Object.entries(fields)) await page.locator(sel(id)).fill(v);
-      await page.locator(sel('param-biases')).setChecked(false);
-      await page.locator(sel('cv-enabled')).setChecked(false);
+      await setUpJob(page, UDATA);
       await new Promise((r) => setTimeout(r, WAIT));
       const first = await fit(page);
       await new Promise((r) => setTimeout(r, 500));

@@ -17,25 +17,20 @@
 // (time they were ready to run but waited for a core, from Linux's
 // /proc/<pid>/task/<tid>/schedstat, summed over the fits of that build; "n/a" elsewhere).
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { REPO_ROOT, startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { udataOrSkip, sel, setUpJob, fittedMs } from './udata_job.mjs';
 
-const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
-const UDATA = path.join(DATA, 'u.data');
 const FITS = Number(process.env.FITS || 40);
 const dists = process.argv.slice(2);
-const sel = (id) => `[data-testid="${id}"]`;
 
 if (dists.length === 0) {
   console.error('usage: node bench/fit_ab.mjs DIST_A [DIST_B ...]');
   process.exit(2);
 }
-if (!existsSync(UDATA)) {
-  console.error(`SKIPPED: ${UDATA} is missing (MovieLens 100K is used for benchmarks only)`);
-  process.exit(0);
-}
+const UDATA = udataOrSkip();
 
 /** Run and run-queue-wait nanoseconds of every thread whose name starts "DedicatedWorker". */
 function workerSchedstat() {
@@ -80,13 +75,7 @@ async function openPage(browser, dist) {
   const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
   const query = process.env.WORKERS ? `/?workers=${process.env.WORKERS}` : '/';
   await page.goto(server.url(query));
-  await page.waitForSelector(sel('ratings-file'), { state: 'attached', timeout: 60_000 });
-  await page.locator(sel('ratings-file')).setInputFiles(UDATA);
-  await page.waitForFunction(() => /100,000/.test(document.querySelector('[data-testid="dataset-summary"]')?.innerText || ''), null, { timeout: 60_000 });
-  const fields = { 'param-rank': '40', 'param-max-iter': '10', 'param-reg-param': '0.1', 'param-split': '80', 'param-seed': '42' };
-  for (const [id, v] of Object.entries(fields)) await page.locator(sel(id)).fill(v);
-  await page.locator(sel('param-biases')).setChecked(false);
-  await page.locator(sel('cv-enabled')).setChecked(false);
+  await setUpJob(page, UDATA);
   return { dist, server, page, fits: [], walls: [], waited: 0 };
 }
 
@@ -115,10 +104,7 @@ async function fit(page) {
     if (st.done != null) break;
     if (Date.now() > deadline) throw new Error('no scores within 60 s');
   }
-  const hint = await page.locator('.score .hint').first().innerText();
-  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
-  if (!m) throw new Error(`no "Fitted in" in ${JSON.stringify(hint)}`);
-  return { fitMs: Number(m[1]) * (m[2] === 's' ? 1000 : 1), wallMs: st.done - st.t0 };
+  return { fitMs: await fittedMs(page), wallMs: st.done - st.t0 };
 }
 
 const sorted = (a) => [...a].sort((x, y) => x - y);
