@@ -576,7 +576,7 @@ async function main() {
   }
 
   const chromium = await chromiumVersion();
-  console.log(`Browser benchmark, ${started.toISOString()}; ${cores()} cores, load average at start ${load}; ${chromium}.`);
+  console.log(`Browser benchmark, ${started.toISOString()}; ${cores()} cores (${processor()}), load average at start ${load}; ${chromium}.`);
   console.log('');
   console.log('| job | browser (wasm) | native CLI | browser / native | note |');
   console.log('| --- | --- | --- | --- | --- |');
@@ -585,6 +585,20 @@ async function main() {
 
 function cores() {
   return os.availableParallelism?.() ?? os.cpus().length;
+}
+
+// The processor's name, and whether the native CLI's fit can use 256-bit lanes on it (it does
+// with AVX2 and FMA): the u.data ratio depends on that, WebAssembly's SIMD being 128 bits.
+function processor() {
+  const model = os.cpus()[0]?.model?.trim() || 'unknown processor';
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    return model;
+  }
+  const has = (f) => flags.split(/\s+/).includes(f);
+  return `${model}, ${has('avx2') && has('fma') ? 'AVX2 and FMA' : 'not both AVX2 and FMA'}`;
 }
 
 async function chromiumVersion() {
