@@ -49,6 +49,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import os from 'node:os';
 import path from 'node:path';
 
+import { fittedMsIn } from './udata_job.mjs';
 import { REPO_ROOT, distDir, startServer, launchBrowser, openRecordedPage, waitUntil, numbersIn, siteWithoutRelaxedSimd } from '../tests/e2e/harness.mjs';
 
 const DATA = path.resolve(process.env.DATA || path.join(REPO_ROOT, '..', 'shared', 'data', 'ml-100k'));
@@ -318,8 +319,7 @@ async function train(rec) {
   const { page } = rec;
   const { ms, since } = await timeUntil(rec, 'the test scores', { kind: 'scores' }, () => page.locator(sel('train')).click());
   const hint = await page.locator('.score .hint').first().innerText();
-  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
-  const fitMs = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  const fitMs = fittedMsIn(hint);
   const rmse = numbersIn((await page.locator(sel('test-rmse')).innerText()) || '')[0];
   return { wallMs: ms, fitMs, rmse, since, hint };
 }

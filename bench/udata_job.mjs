@@ -32,10 +32,16 @@ export async function setUpJob(page, udata) {
   await page.locator(sel('cv-enabled')).setChecked(false);
 }
 
+/** The "Fitted in" time in the scores' hint `hint`, in ms; NaN when it has none. */
+export function fittedMsIn(hint) {
+  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
+  return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+}
+
 /** The page's "Fitted in" time of its last fit, in ms. */
 export async function fittedMs(page) {
   const hint = await page.locator('.score .hint').first().innerText();
-  const m = hint.match(/Fitted in ([\d.]+) (ms|s)\b/);
-  if (!m) throw new Error(`no "Fitted in" in ${JSON.stringify(hint)}`);
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  const ms = fittedMsIn(hint);
+  if (Number.isNaN(ms)) throw new Error(`no "Fitted in" in ${JSON.stringify(hint)}`);
+  return ms;
 }
